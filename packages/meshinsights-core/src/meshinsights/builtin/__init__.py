@@ -1,0 +1,1 @@
+"""Core's built-in plugins, loaded like any installed plugin."""

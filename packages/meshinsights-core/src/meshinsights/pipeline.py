@@ -1,0 +1,406 @@
+"""Pipeline: Stage 1 (fetch + normalize, I/O) and Stage 2 (processors, CPU) per device.
+
+``run_batch`` runs the batches one after the other. ``run_producer_consumer``
+overlaps them: while Stage 2 works on batch k, the I/O workers already fetch
+batches k+1 .. k+queue_size, so neither stage waits for the other and the I/O
+workers never idle at a batch boundary. Every device is isolated: whatever
+one device's source, normalizer or processor raises is recorded on that
+device's data object and the others go on (unless ``stop_on_error``).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import closing, contextmanager
+from typing import Any
+
+import attrs
+
+from meshinsights.connectors import PluginManager
+from meshinsights.data_object import PipelineDataObject
+from meshinsights.data_source import DataSource
+from meshinsights.device import DeviceUnit
+from meshinsights.errors import ProcessorError
+from meshinsights.logs import device_context, device_extra
+from meshinsights.messages import Message
+from meshinsights.normalizer import DataNormalizer
+from meshinsights.pipeline_config import PipelineConfig
+from meshinsights.processor import Processor
+from meshinsights.results import BatchResults, IOBatch, ResultsAdapter, StageSpan, StageTiming
+
+logger = logging.getLogger(__name__)
+
+DataSourceFactory = Callable[[DeviceUnit], Mapping[str, DataSource]]
+NormalizerFactory = Callable[[DeviceUnit], Mapping[str, DataNormalizer]]
+ProcessorFactory = Callable[[DeviceUnit], Sequence[Processor]]
+DataObjectFactory = Callable[[str, str, Mapping[str, Any]], PipelineDataObject]
+
+
+@attrs.define
+class DeviceIO:
+    """Stage 1's outcome for one device."""
+
+    device_id: str
+    datasets: dict[str, Any] = attrs.field(factory=dict)
+    sources: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    normalization: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    errors: list[Message] = attrs.field(factory=list)
+    warnings: list[Message] = attrs.field(factory=list)
+    start: float = 0.0
+    end: float = 0.0
+
+
+def _cause(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _chunks(devices: Sequence[DeviceUnit], size: int) -> list[Sequence[DeviceUnit]]:
+    return [devices[i : i + size] for i in range(0, len(devices), size)]
+
+
+def _check_unique(devices: Sequence[DeviceUnit]) -> None:
+    seen: set[str] = set()
+    for device in devices:
+        if not isinstance(device, DeviceUnit):
+            raise TypeError(f"devices must be DeviceUnit objects, got {type(device).__name__}")
+        if device.device_id in seen:
+            raise ValueError(f"device id {device.device_id!r} appears more than once in the run")
+        seen.add(device.device_id)
+
+
+@contextmanager
+def _switch_interval(seconds: float | None) -> Iterator[None]:
+    if seconds is None:
+        yield
+        return
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(min(previous, seconds))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
+
+
+class _InlineExecutor(Executor):
+    """Runs work in the calling thread: one worker needs no pool and no hand-off."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - delivered through the future
+            future.set_exception(exc)
+        return future
+
+
+class Pipeline:
+    """Two-stage batch pipeline assembled from per-device factories."""
+
+    def __init__(
+        self,
+        data_source_factory: DataSourceFactory,
+        normalizer_factory: NormalizerFactory,
+        processor_factory: ProcessorFactory,
+        data_object_factory: DataObjectFactory | None = None,
+        results_adapter: ResultsAdapter | None = None,
+        config: PipelineConfig | None = None,
+    ) -> None:
+        self.data_source_factory = data_source_factory
+        self.normalizer_factory = normalizer_factory
+        self.processor_factory = processor_factory
+        self.data_object_factory = data_object_factory
+        self.results_adapter = results_adapter
+        self.config = config or PipelineConfig()
+        self._t0 = time.perf_counter()
+        self._run_id = ""
+
+    # ------------------------------------------------------------------ Stage 1
+    def fetch_device(self, device: DeviceUnit) -> DeviceIO:
+        """Fetch and normalize every dataset of one device; never raises."""
+        device_id = device.device_id
+        out = DeviceIO(device_id=device_id, start=time.perf_counter() - self._t0)
+        with device_context(device_id):
+            try:
+                self._fetch_into(device, out)
+            except Exception as exc:  # noqa: BLE001 - anything left is this device's failure
+                self._io_error(out, "stage 1", exc)
+        out.end = time.perf_counter() - self._t0
+        return out
+
+    def _fetch_into(self, device: DeviceUnit, out: DeviceIO) -> None:
+        try:
+            sources = self.data_source_factory(device)
+        except Exception as exc:  # noqa: BLE001
+            self._io_error(out, "data_source_factory", exc)
+            return
+        try:
+            normalizers = self.normalizer_factory(device)
+        except Exception as exc:  # noqa: BLE001
+            self._io_error(out, "normalizer_factory", exc)
+            return
+        for name, source in sources.items():
+            component = f"data source {name!r} ({type(source).__name__})"
+            try:
+                raw = source.fetch()
+                out.sources[name] = source.get_metadata()
+            except Exception as exc:  # noqa: BLE001
+                self._io_error(out, component, exc)
+                return
+            normalizer = normalizers.get(name)
+            if normalizer is None:
+                out.datasets[name] = raw
+                out.normalization[name] = {"normalizer": None, "rows_in": len(raw)}
+                continue
+            component = f"normalizer {normalizer.name} of {name!r}"
+            metadata: dict[str, Any] = {}
+            try:
+                out.datasets[name] = normalizer.normalize(raw, metadata)
+            except Exception as exc:  # noqa: BLE001
+                self._io_error(out, component, exc)
+                return
+            for text in metadata.pop("warnings", ()):
+                out.warnings.append(Message(message=text, stage="io", component=component))
+            out.normalization[name] = metadata
+
+    def _io_error(self, out: DeviceIO, component: str, exc: BaseException) -> None:
+        message = f"device {out.device_id!r}: io stage, {component}: {_cause(exc)}"
+        out.errors.append(Message(message=message, stage="io", component=component))
+        logger.error(
+            "%s", message, exc_info=logger.isEnabledFor(logging.DEBUG),
+            extra=device_extra(out.device_id),
+        )
+
+    def _collect_io(self, batch_index: int, fetched: Sequence[DeviceIO]) -> IOBatch:
+        batch = IOBatch(batch_index=batch_index)
+        for item in fetched:
+            batch.device_data[item.device_id] = item.datasets
+            batch.device_metadata[item.device_id] = {
+                "sources": item.sources, "normalization": item.normalization,
+            }
+            if item.errors:
+                batch.errors[item.device_id] = item.errors
+            if item.warnings:
+                batch.warnings[item.device_id] = item.warnings
+            batch.timing.per_device[item.device_id] = item.end - item.start
+        if fetched:
+            batch.timing.per_batch.append(
+                StageSpan(batch_index, min(i.start for i in fetched),
+                          max(i.end for i in fetched), len(fetched))
+            )
+        return batch
+
+    def stage1_io_operations(
+        self, devices: Sequence[DeviceUnit], batch_index: int = 0
+    ) -> IOBatch:
+        """Fetch and normalize a batch of devices with ``io_max_workers`` threads."""
+        with self._io_executor() as pool:
+            futures = [pool.submit(self.fetch_device, d) for d in devices]
+            return self._collect_io(batch_index, [f.result() for f in futures])
+
+    # ------------------------------------------------------------------ Stage 2
+    def _new_data_object(self, device: DeviceUnit) -> PipelineDataObject:
+        if self.data_object_factory is None:
+            data_object = PipelineDataObject(
+                pipeline_name=self.config.pipeline_name,
+                config={"device_id": device.device_id, **device.metadata},
+            )
+        else:
+            data_object = self.data_object_factory(
+                device.device_id, self.config.pipeline_name, dict(device.metadata)
+            )
+        data_object.config.setdefault("device_id", device.device_id)
+        return data_object
+
+    def process_device(self, device: DeviceUnit, io_batch: IOBatch) -> PipelineDataObject:
+        """Build the device's data object and run its processor chain; never raises."""
+        device_id = device.device_id
+        started = time.perf_counter()
+        with device_context(device_id):
+            try:
+                data_object = self._new_data_object(device)
+            except Exception as exc:  # noqa: BLE001
+                data_object = PipelineDataObject(self.config.pipeline_name, {"device_id": device_id})
+                data_object.add_error(
+                    f"device {device_id!r}: cpu stage, data_object_factory: {_cause(exc)}",
+                    stage="cpu", component="data_object_factory",
+                )
+                return data_object
+            metadata = io_batch.device_metadata.get(device_id, {})
+            data_object.data_sources.update(metadata.get("sources", {}))
+            data_object.normalization_metadata.update(metadata.get("normalization", {}))
+            data_object.errors.extend(io_batch.errors.get(device_id, ()))
+            data_object.warnings.extend(io_batch.warnings.get(device_id, ()))
+            data_object.load_normalized_data(
+                io_batch.device_data.get(device_id, {}),
+                freeze=self.config.freeze_normalized_data,
+            )
+            if not data_object.errors:
+                self._run_chain(device, data_object)
+            if not self.config.retain_normalized_data:
+                data_object.release_normalized_data()
+        data_object.timings["cpu_total"] = time.perf_counter() - started
+        return data_object
+
+    def _run_chain(self, device: DeviceUnit, data_object: PipelineDataObject) -> None:
+        try:
+            processors = self.processor_factory(device)
+        except Exception as exc:  # noqa: BLE001
+            data_object.add_error(
+                f"device {device.device_id!r}: cpu stage, processor_factory: {_cause(exc)}",
+                stage="cpu", component="processor_factory",
+            )
+            return
+        for processor in processors:
+            try:
+                processor(data_object)
+            except ProcessorError:
+                return  # recorded by the processor itself
+            except Exception as exc:  # noqa: BLE001 - a callable that is not a Processor
+                name = getattr(processor, "name", type(processor).__name__)
+                data_object.add_error(
+                    f"device {device.device_id!r}: cpu stage, processor {name}: {_cause(exc)}",
+                    stage="cpu", component=str(name),
+                )
+                return
+
+    def stage2_cpu_operations(
+        self, io_batch: IOBatch, devices: Sequence[DeviceUnit]
+    ) -> BatchResults:
+        """Run every device's processors with ``cpu_max_workers`` workers."""
+        with self._cpu_executor() as pool:
+            return self._stage2(io_batch, devices, pool)
+
+    def _stage2(
+        self, io_batch: IOBatch, devices: Sequence[DeviceUnit], pool: Executor
+    ) -> BatchResults:
+        results = BatchResults(run_id=self._run_id, results_adapter=self.results_adapter)
+        start = time.perf_counter() - self._t0
+        hook = self._hook()
+        hook.on_batch_start(batch_index=io_batch.batch_index, devices=devices, run_id=self._run_id)
+        futures = [(d, pool.submit(self.process_device, d, io_batch)) for d in devices]
+        stop = False
+        for device, future in futures:
+            if stop:
+                future.cancel()
+                results.skipped_devices.append(device.device_id)
+                continue
+            data_object = future.result()
+            results.add_device(data_object, device.device_id)
+            results.cpu_timing.per_device[device.device_id] = data_object.timings["cpu_total"]
+            hook.on_device_end(device_id=device.device_id, data_object=data_object, run_id=self._run_id)
+            if data_object.failed and self.config.stop_on_error:
+                stop = results.stopped_early = True
+        results.io_timing.extend(io_batch.timing)
+        results.cpu_timing.per_batch.append(
+            StageSpan(io_batch.batch_index, start, time.perf_counter() - self._t0, len(devices))
+        )
+        hook.on_batch_end(batch_index=io_batch.batch_index, results=results, run_id=self._run_id)
+        return results
+
+    # ------------------------------------------------------------------ batches
+    def process_batch(self, devices: Sequence[DeviceUnit], batch_index: int = 0) -> BatchResults:
+        """Both stages for one batch, one after the other."""
+        return self.stage2_cpu_operations(self.stage1_io_operations(devices, batch_index), devices)
+
+    def run_batch(self, devices: Sequence[DeviceUnit]) -> BatchResults:
+        """Process all devices in batches of ``batch_size``, with no overlap."""
+        return self._run(devices, overlap=False)
+
+    def run_producer_consumer(self, devices: Sequence[DeviceUnit]) -> BatchResults:
+        """Process all devices with Stage 1 of later batches overlapping Stage 2."""
+        return self._run(devices, overlap=True)
+
+    def _run(self, devices: Sequence[DeviceUnit], *, overlap: bool) -> BatchResults:
+        total = BatchResults(results_adapter=self.results_adapter)
+        with closing(self.iter_batches(devices, overlap=overlap)) as batches:
+            for batch in batches:
+                total.merge(batch)
+        total.run_id = self._run_id
+        total.wall_time = time.perf_counter() - self._t0
+        self._hook().on_run_end(results=total, run_id=self._run_id)
+        return total
+
+    def iter_batches(
+        self, devices: Sequence[DeviceUnit], *, overlap: bool = True
+    ) -> Iterator[BatchResults]:
+        """Yield each batch's results as soon as its Stage 2 is done.
+
+        Holding no more than ``queue_size + 1`` batches at once, this is the
+        way to run fleets of any size in bounded memory: write each batch out
+        (a ledger, a file) and let it go.
+        """
+        devices = list(devices)
+        _check_unique(devices)
+        self._t0 = time.perf_counter()
+        self._run_id = uuid.uuid4().hex[:12]
+        logging.getLogger("meshinsights").setLevel(self.config.log_level)
+        batches = _chunks(devices, self.config.batch_size)
+        ahead = self.config.queue_size if overlap else 0
+        self._hook().on_run_start(config=self.config, devices=devices, run_id=self._run_id)
+        logger.info(
+            "run %s: %d devices in %d batches (io workers %d, cpu workers %d, %s)",
+            self._run_id, len(devices), len(batches), self.config.io_max_workers,
+            self.config.cpu_max_workers, "overlapped" if overlap else "sequential",
+        )
+        pending: deque[tuple[int, Sequence[DeviceUnit], list[Future[DeviceIO]]]] = deque()
+        try:
+            with self._io_executor() as io_pool, self._cpu_executor() as cpu_pool, \
+                    _switch_interval(self.config.gil_switch_interval if overlap else None):
+                next_batch = 0
+                while next_batch < len(batches) or pending:
+                    # Keep the I/O workers fed `ahead` batches past the one in Stage 2.
+                    while next_batch < len(batches) and len(pending) <= ahead:
+                        batch = batches[next_batch]
+                        pending.append(
+                            (next_batch, batch, [io_pool.submit(self.fetch_device, d) for d in batch])
+                        )
+                        next_batch += 1
+                    index, batch, futures = pending.popleft()
+                    io_batch = self._collect_io(index, [f.result() for f in futures])
+                    results = self._stage2(io_batch, batch, cpu_pool)
+                    if results.stopped_early:
+                        results.skipped_devices.extend(
+                            d.device_id for _, rest, _ in pending for d in rest
+                        )
+                        results.skipped_devices.extend(
+                            d.device_id for rest in batches[next_batch:] for d in rest
+                        )
+                        for _, _, rest_futures in pending:
+                            for f in rest_futures:
+                                f.cancel()
+                        pending.clear()
+                        logger.warning(
+                            "run %s stopped on error after batch %d (%d devices skipped)",
+                            self._run_id, index, len(results.skipped_devices),
+                        )
+                        yield results
+                        return
+                    yield results
+        finally:
+            for _, _, rest_futures in pending:
+                for f in rest_futures:
+                    f.cancel()
+            if self.config.cleanup_connections:
+                PluginManager.cleanup()
+
+    # ------------------------------------------------------------------ helpers
+    def _io_executor(self) -> Executor:
+        # Even one I/O worker is a thread: it is what overlaps with Stage 2.
+        return ThreadPoolExecutor(self.config.io_max_workers, thread_name_prefix="meshinsights-io")
+
+    def _cpu_executor(self) -> Executor:
+        workers = self.config.cpu_max_workers
+        if workers == 1:
+            return _InlineExecutor()
+        return ThreadPoolExecutor(workers, thread_name_prefix="meshinsights-cpu")
+
+    def _hook(self) -> Any:
+        from meshinsights.plugins import get_host
+
+        return get_host().hook

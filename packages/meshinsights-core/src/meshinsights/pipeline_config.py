@@ -1,0 +1,47 @@
+"""PipelineConfig: how a pipeline batches, parallelizes and reacts to failures."""
+
+from __future__ import annotations
+
+import logging
+
+import attrs
+from attrs import validators as v
+
+_LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+
+
+def _upper(value: object) -> str:
+    return str(value).upper()
+
+
+@attrs.frozen(kw_only=True)
+class PipelineConfig:
+    """Settings of one pipeline run.
+
+    ``queue_size`` batches of Stage 1 data may wait for Stage 2 (2 = double
+    buffering), so memory is bounded by batch size and queue size, never by
+    the number of devices.
+    """
+
+    pipeline_name: str = "meshinsights"
+    stop_on_error: bool = False
+    log_level: str = attrs.field(default="INFO", converter=_upper, validator=v.in_(_LOG_LEVELS))
+    batch_size: int = attrs.field(default=10, validator=[v.instance_of(int), v.ge(1)])
+    freeze_normalized_data: bool = True
+    io_max_workers: int = attrs.field(default=1, validator=[v.instance_of(int), v.ge(1)])
+    cpu_max_workers: int = attrs.field(default=1, validator=[v.instance_of(int), v.ge(1)])
+    queue_size: int = attrs.field(default=2, validator=[v.instance_of(int), v.ge(1)])
+    #: Keep each device's normalized datasets on its data object after Stage 2.
+    retain_normalized_data: bool = True
+    #: Close pooled connectors when a run ends.
+    cleanup_connections: bool = True
+    #: GIL switch interval while a run overlaps I/O threads with Python CPU work
+    #: (None leaves the interpreter's setting alone). A short interval lets I/O
+    #: threads hand finished fetches over promptly while Stage 2 computes.
+    gil_switch_interval: float | None = 0.0005
+
+    @property
+    def logging_level(self) -> int:
+        return logging.getLevelNamesMapping()[self.log_level] if hasattr(
+            logging, "getLevelNamesMapping"
+        ) else int(logging.getLevelName(self.log_level))
