@@ -38,6 +38,7 @@ _EXPORTS: dict[str, str] = {
     "SkipProcessor": "meshinsights.errors",
     "StageSpan": "meshinsights.results",
     "StageTiming": "meshinsights.results",
+    "Solution": "meshinsights.solution",
 }
 
 __all__ = ["__version__", "hookimpl", "hookspec", *sorted(_EXPORTS)]
@@ -78,3 +79,4 @@ if TYPE_CHECKING:
     from meshinsights.pipeline_config import PipelineConfig
     from meshinsights.processor import Processor
     from meshinsights.results import BatchResults, IOBatch, ResultsAdapter, StageSpan, StageTiming
+    from meshinsights.solution import Solution

@@ -404,3 +404,31 @@ class Pipeline:
         from meshinsights.plugins import get_host
 
         return get_host().hook
+
+    # ------------------------------------------------------------------ solutions
+    @classmethod
+    def from_solution(
+        cls,
+        name: str,
+        config: PipelineConfig | None = None,
+        *,
+        extra_processors: Sequence[str] = (),
+    ) -> Pipeline:
+        """Assemble a pipeline from an installed solution, appending registered processors."""
+        from meshinsights.solution import ExtendedProcessorFactory, find_processors, find_solution
+
+        solution = find_solution(name)
+        processor_factory: ProcessorFactory = solution.processor_factory
+        if extra_processors:
+            processor_factory = ExtendedProcessorFactory(
+                solution.processor_factory, find_processors(extra_processors)
+            )
+        adapter = solution.results_adapter_factory() if solution.results_adapter_factory else None
+        return cls(
+            data_source_factory=solution.data_source_factory,
+            normalizer_factory=solution.normalizer_factory,
+            processor_factory=processor_factory,
+            data_object_factory=solution.data_object_factory,
+            results_adapter=adapter,
+            config=config or PipelineConfig(pipeline_name=name),
+        )
