@@ -1,0 +1,171 @@
+"""The ``meshinsights`` command.
+
+Exit codes: 0 when every device finished, 1 when some devices failed, 2 on a
+usage, config or plugin error. Only click is imported at start-up, so
+``--help`` answers without loading pandas or any plugin.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, NoReturn
+
+import click
+
+EXIT_OK = 0
+EXIT_DEVICES_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _fail(message: str) -> NoReturn:
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _configure(ctx: click.Context) -> None:
+    from meshinsights.logs import configure_logging
+
+    configure_logging(ctx.obj["log_level"])
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    default="WARNING", show_default=True, help="Logging verbosity.",
+)
+@click.option(
+    "--strict", is_flag=True,
+    help="Fail when any plugin fails to load (also MESHINSIGHTS_STRICT_PLUGINS=1).",
+)
+@click.version_option(package_name="meshinsights-core", prog_name="meshinsights")
+@click.pass_context
+def main(ctx: click.Context, log_level: str, strict: bool) -> None:
+    """MeshInsights: batch analytics over fleets of IoT devices."""
+    ctx.ensure_object(dict)
+    ctx.obj["log_level"] = log_level.upper()
+    if strict:
+        os.environ["MESHINSIGHTS_STRICT_PLUGINS"] = "1"
+
+
+def _prepare(config: str) -> Any:
+    from meshinsights.errors import MeshInsightsError
+    from meshinsights.run import prepare_run
+
+    try:
+        return prepare_run(config)
+    except MeshInsightsError as exc:
+        _fail(str(exc))
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.pass_context
+def validate(ctx: click.Context, config: str) -> None:
+    """Check CONFIG: parse it, resolve every plugin, probe the connector. Runs nothing."""
+    _configure(ctx)
+    from meshinsights.run import check_connection
+
+    prepared = _prepare(config)
+    problem = check_connection(prepared)
+    if problem:
+        _fail(problem)
+    section = prepared.config.pipeline
+    extra = ", ".join(section.extra_processors) or "none"
+    click.echo(
+        f"ok: solution {section.solution!r}, {len(prepared.devices)} devices, "
+        f"connector {prepared.config.connection_plugin or 'none'} reachable, extra processors: {extra}"
+    )
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.pass_context
+def run(ctx: click.Context, config: str) -> None:
+    """Run the pipeline described by CONFIG over its devices."""
+    _configure(ctx)
+    from meshinsights.plugins import get_host
+    from meshinsights.progress import LogProgress, RichProgress
+    from meshinsights.run import write_outputs
+
+    prepared = _prepare(config)
+    host = get_host()
+    observer: Any = RichProgress() if sys.stderr.isatty() else LogProgress()
+    name = host.register(observer, name="meshinsights-progress")
+    try:
+        results = prepared.pipeline.run_producer_consumer(prepared.devices)
+    finally:
+        host.unregister(name)
+    written = write_outputs(prepared, results)
+    _print_summary(results, written)
+    sys.exit(EXIT_DEVICES_FAILED if results.failed_devices else EXIT_OK)
+
+
+def _print_summary(results: Any, written: dict[str, Any]) -> None:
+    summary = results.summary()
+    click.echo(
+        f"run {summary['run_id']}: {summary['devices']} devices, {summary['successful']} ok, "
+        f"{summary['failed']} failed, {summary['skipped']} skipped in {summary['wall_time_s']:.2f} s"
+    )
+    for device_id in results.failed_devices[:20]:
+        errors = results.device_results[device_id].errors
+        click.echo(f"  failed {device_id}: {errors[0].message if errors else 'unknown error'}")
+    for kind, path in written.items():
+        click.echo(f"  wrote {kind}: {path}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the load report as JSON.")
+def plugins(as_json: bool) -> None:
+    """List plugins: distribution, version, what they registered, load time, errors."""
+    from meshinsights.errors import PluginError
+    from meshinsights.plugins import get_host
+
+    try:
+        host = get_host()
+        registry = host.registry
+    except PluginError as exc:
+        _fail(str(exc))
+    rows = [
+        {
+            "plugin": record.name,
+            "distribution": record.distribution,
+            "version": record.version,
+            "source": record.source,
+            "registered": registry.registered_by(record.name),
+            "load_ms": round(record.load_seconds * 1000, 1),
+            "status": "blocked" if record.blocked else ("error" if record.error else "ok"),
+            "error": record.error,
+        }
+        for record in host.records.values()
+    ]
+    if as_json:
+        import json
+
+        click.echo(json.dumps(rows, indent=2))
+        return
+    _print_plugin_table(rows)
+
+
+def _print_plugin_table(rows: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="MeshInsights plugins")
+    for column in ("plugin", "distribution", "version", "registered", "load ms", "status"):
+        table.add_column(column)
+    for row in rows:
+        registered = "; ".join(f"{k}: {', '.join(v)}" for k, v in row["registered"].items())
+        status = row["status"]
+        if row["error"]:
+            status = f"[red]error: {row['error'].strip().splitlines()[-1]}[/red]"
+        table.add_row(
+            row["plugin"], row["distribution"], row["version"], registered or "-",
+            str(row["load_ms"]), status,
+        )
+    Console().print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,107 @@
+"""What ``meshinsights run`` does: config -> devices -> pipeline -> outputs."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from meshinsights.config import RunConfig, load_run_config
+from meshinsights.connectors import PluginManager
+from meshinsights.device import DeviceUnit
+from meshinsights.device_list import load_devices
+from meshinsights.errors import ConfigError, PluginError
+from meshinsights.pipeline import Pipeline
+from meshinsights.pipeline_config import PipelineConfig
+from meshinsights.plugins import get_registry
+from meshinsights.results import BatchResults
+from meshinsights.solution import Solution, find_processors, find_solution
+
+logger = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class PreparedRun:
+    """Everything a run needs, checked before any device is touched."""
+
+    config: RunConfig
+    solution: Solution
+    devices: list[DeviceUnit]
+    pipeline: Pipeline
+
+
+def solution_parameter_keys() -> dict[str, str | None]:
+    """Which run-config table each installed solution reads (``{"hvac-power": "hvac"}``)."""
+    return {name: reg.obj.parameters_key for name, reg in get_registry().solutions.items()
+            if isinstance(reg.obj, Solution)}
+
+
+def prepare_run(path: str | Path) -> PreparedRun:
+    """Parse the config and resolve every plugin name it uses; runs nothing."""
+    config = load_run_config(path, parameters_keys=solution_parameter_keys())
+    section = config.pipeline
+    solution = find_solution(section.solution)
+    find_processors(section.extra_processors)
+    plugin = config.connection_plugin
+    if config.connection and plugin is None:
+        raise ConfigError(f"{config.path}: [connection] needs a `plugin` key (the connector name)")
+    if plugin is not None and plugin not in PluginManager.list_plugins():
+        raise PluginError(
+            f"{config.path}: [connection] plugin {plugin!r} is not installed "
+            f"(installed connectors: {', '.join(PluginManager.list_plugins())})"
+        )
+    devices = load_devices(config, solution)
+    if solution.validate_parameters is not None:
+        for device in devices:
+            try:
+                solution.validate_parameters(device.parameters.get(solution.parameters_key or "", {}))
+            except Exception as exc:  # noqa: BLE001 - reported as a config error
+                raise ConfigError(
+                    f"device {device.device_id!r}: invalid {solution.parameters_key} parameters: {exc}"
+                ) from None
+    pipeline = Pipeline.from_solution(
+        section.solution,
+        PipelineConfig(
+            pipeline_name=section.name or section.solution,
+            stop_on_error=section.stop_on_error,
+            log_level=section.log_level,
+            batch_size=section.batch_size,
+            freeze_normalized_data=section.freeze_normalized_data,
+            io_max_workers=section.io_max_workers,
+            cpu_max_workers=section.cpu_max_workers,
+            queue_size=section.queue_size,
+        ),
+        extra_processors=section.extra_processors,
+    )
+    return PreparedRun(config=config, solution=solution, devices=devices, pipeline=pipeline)
+
+
+def check_connection(prepared: PreparedRun) -> str | None:
+    """Probe the run's connector; None when reachable, else the reason."""
+    plugin = prepared.config.connection_plugin
+    if plugin is None:
+        return None
+    try:
+        connector = PluginManager.get_plugin(plugin, **prepared.config.connector_config)
+        return None if connector.validate_connection() else f"connector {plugin!r} is not reachable"
+    except Exception as exc:  # noqa: BLE001 - reported to the user
+        return f"connector {plugin!r}: {type(exc).__name__}: {exc}"
+    finally:
+        PluginManager.cleanup()
+
+
+def write_outputs(prepared: PreparedRun, results: BatchResults) -> dict[str, Any]:
+    """Write the results table in the configured formats; return what was written."""
+    out_dir = prepared.config.resolve(prepared.config.output.dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table = results.to_dataframe()
+    written: dict[str, Any] = {}
+    if "csv" in prepared.config.output.formats:
+        table.to_csv(out_dir / "summary.csv", index=False)
+        written["csv"] = str(out_dir / "summary.csv")
+    if "parquet" in prepared.config.output.formats:
+        table.to_parquet(out_dir / "summary.parquet", index=False)
+        written["parquet"] = str(out_dir / "summary.parquet")
+    return written
