@@ -153,8 +153,9 @@ def _print_plugin_table(rows: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     table = Table(title="MeshInsights plugins")
-    for column in ("plugin", "distribution", "version", "registered", "load ms", "status"):
-        table.add_column(column)
+    for column in ("plugin", "distribution", "version", "registered", "load ms"):
+        table.add_column(column, no_wrap=column in ("plugin", "version", "load ms"))
+    table.add_column("status", overflow="fold")
     for row in rows:
         registered = "; ".join(f"{k}: {', '.join(v)}" for k, v in row["registered"].items())
         status = row["status"]
@@ -164,7 +165,8 @@ def _print_plugin_table(rows: list[dict[str, Any]]) -> None:
             row["plugin"], row["distribution"], row["version"], registered or "-",
             str(row["load_ms"]), status,
         )
-    Console().print(table)
+    # Off a terminal (pipes, CI logs) rich would squeeze the table into 80 columns.
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,1 @@
+"""A sample third-party plugin package for meshinsights-core's tests."""
