@@ -68,7 +68,8 @@ def test_bad_configs_name_the_key_and_line(change: tuple[str, str], expected: st
 
 
 def test_missing_environment_variable_names_key_variable_and_line() -> None:
-    with pytest.raises(ConfigError, match=r"line 9: connection\.password: environment variable MI_TEST_PASSWORD"):
+    expected = r"line 9: connection\.password: environment variable MI_TEST_PASSWORD"
+    with pytest.raises(ConfigError, match=expected):
         parse(BASE, env={})
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from meshinsights.markers import hookspec
 
 if TYPE_CHECKING:
-    from meshinsights.config import PipelineConfig
+    from meshinsights.pipeline_config import PipelineConfig
     from meshinsights.data_object import PipelineDataObject
     from meshinsights.device import DeviceUnit
     from meshinsights.results import BatchResults

@@ -169,7 +169,7 @@ class PluginHost:
         """Register a plugin object by hand (tests, host applications)."""
         with self._lock:
             self.load()
-            plugin_name = self.pm.register(plugin, name=name)
+            plugin_name: str | None = self.pm.register(plugin, name=name)
             if plugin_name is None:
                 raise PluginError(f"plugin {name!r} is blocked")
             self.pm.check_pending()
