@@ -147,6 +147,45 @@ class TestInstalledPlugin:
         assert "1 devices" in result.stdout
 
 
+@pytest.mark.usefixtures("installed_sample")
+class TestCliExitCodes:
+    def test_some_devices_failed_exits_1_and_names_them(self, tmp_path: Path) -> None:
+        config = tmp_path / "run.toml"
+        config.write_text(
+            '[pipeline]\nsolution = "sample-sum"\n[devices]\n'
+            'inline = [{device_id = "good", rows = 2}, {device_id = "bad", rows = "many"}]\n'
+            '[output]\ndir = "out"\nformats = ["csv", "parquet"]\n'
+        )
+        result = _cli("run", str(config))
+        assert result.returncode == 1, result.stderr
+        assert "1 ok, 1 failed" in result.stdout
+        assert "failed bad: device 'bad': io stage, data_source_factory: ValueError" in result.stdout
+        assert (tmp_path / "out" / "summary.parquet").exists()
+
+    def test_validate_probes_the_connector(self, tmp_path: Path) -> None:
+        config = tmp_path / "run.toml"
+        body = '[pipeline]\nsolution = "sample-sum"\n[devices]\ninline = [{device_id = "a"}]\n'
+        config.write_text(body + '[connection]\nplugin = "memory"\n')
+        result = _cli("validate", str(config))
+        assert result.returncode == 0, result.stderr
+        assert "connector memory reachable" in result.stdout
+        config.write_text(body + '[connection]\nplugin = "oracle"\n')
+        result = _cli("validate", str(config))
+        assert result.returncode == 2
+        assert "plugin 'oracle' is not installed" in result.stderr
+
+    def test_config_errors_exit_2(self, tmp_path: Path) -> None:
+        config = tmp_path / "run.toml"
+        config.write_text('[pipeline]\nsolution = "sample-sum"\nbatch_size = 0\n[devices]\ncsv = "x.csv"\n')
+        result = _cli("run", str(config))
+        assert result.returncode == 2
+        assert "line 3: pipeline.batch_size" in result.stderr
+        result = _cli("run", str(tmp_path / "missing.toml"))
+        assert result.returncode == 2
+        result = _cli("frobnicate")
+        assert result.returncode == 2
+
+
 def test_uninstalled_plugin_is_gone(installed_sample: None) -> None:
     """Runs last in this module: after uninstalling, discovery no longer lists it."""
     assert "sample" in _plugins_json()

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 from meshinsights.markers import hookspec
 
 if TYPE_CHECKING:
-    from meshinsights.pipeline_config import PipelineConfig
     from meshinsights.data_object import PipelineDataObject
     from meshinsights.device import DeviceUnit
+    from meshinsights.pipeline_config import PipelineConfig
     from meshinsights.results import BatchResults
 
 Register = Callable[[str, Any], None]
