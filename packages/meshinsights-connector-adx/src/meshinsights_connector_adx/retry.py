@@ -1,0 +1,72 @@
+"""Retry transient Kusto failures with jittered exponential backoff, capped in attempts and time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+import tenacity
+
+from meshinsights_connector_adx.failures import describe
+from meshinsights_connector_adx.settings import ADXSettings
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def _is_transient(exc: BaseException) -> bool:
+    return describe(exc).transient
+
+
+def _wait(settings: ADXSettings) -> Callable[[tenacity.RetryCallState], float]:
+    backoff = tenacity.wait_exponential_jitter(
+        initial=settings.retry_initial_wait,
+        max=settings.retry_max_wait,
+        jitter=settings.retry_initial_wait,
+    )
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        seconds = backoff(state)
+        outcome = state.outcome
+        exc = outcome.exception() if outcome is not None else None
+        retry_after = describe(exc).retry_after if exc is not None else None
+        if retry_after is not None:  # the server's hint, never past our cap
+            seconds = max(seconds, min(retry_after, settings.retry_max_wait))
+        return float(seconds)
+
+    return wait
+
+
+def call_with_retries(settings: ADXSettings, what: str, attempt: Callable[[], T]) -> T:
+    """Run ``attempt`` until it succeeds, fails permanently, or the caps are reached.
+
+    The last exception is re-raised unchanged; the caller turns it into an
+    :class:`~meshinsights_connector_adx.errors.ADXQueryError`.
+    """
+
+    def log_retry(state: tenacity.RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        failure = describe(exc) if exc is not None else None
+        logger.warning(
+            "adx %s on %s/%s: transient %s (HTTP %s), attempt %d of %d; retrying in %.2f s",
+            what, settings.cluster, settings.database,
+            failure.code if failure else "error",
+            failure.http_status if failure else None,
+            state.attempt_number, settings.retry_attempts,
+            state.next_action.sleep if state.next_action else 0.0,
+        )
+
+    retrying = tenacity.Retrying(
+        stop=(
+            tenacity.stop_after_attempt(settings.retry_attempts)
+            | tenacity.stop_before_delay(settings.retry_max_seconds)
+        ),
+        wait=_wait(settings),
+        retry=tenacity.retry_if_exception(_is_transient),
+        before_sleep=log_retry,
+        reraise=True,
+    )
+    return retrying(attempt)
+
