@@ -28,14 +28,22 @@ class Failure:
     retry_after: float | None = None
 
 
-def _status(exc: Any) -> int | None:
+def _response(exc: Any) -> Any:
+    """The HTTP response an error carries (KustoThrottlingError keeps it in ``args``)."""
     response = getattr(exc, "http_response", None)
+    if response is None:
+        response = next((a for a in getattr(exc, "args", ()) if hasattr(a, "status_code")), None)
+    return response
+
+
+def _status(exc: Any) -> int | None:
+    response = _response(exc)
     status = getattr(response, "status_code", None) or getattr(response, "status", None)
     return int(status) if isinstance(status, int) else None
 
 
 def _retry_after(exc: Any) -> float | None:
-    response = getattr(exc, "http_response", None)
+    response = _response(exc)
     headers = getattr(response, "headers", None) or {}
     value = headers.get("Retry-After") if hasattr(headers, "get") else None
     try:

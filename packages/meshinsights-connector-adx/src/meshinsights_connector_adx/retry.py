@@ -21,14 +21,12 @@ def _is_transient(exc: BaseException) -> bool:
 
 
 def _wait(settings: ADXSettings) -> Callable[[tenacity.RetryCallState], float]:
-    backoff = tenacity.wait_exponential_jitter(
-        initial=settings.retry_initial_wait,
-        max=settings.retry_max_wait,
-        jitter=settings.retry_initial_wait,
-    )
+    backoff = tenacity.wait_exponential(
+        multiplier=settings.retry_initial_wait, max=settings.retry_max_wait
+    ) + tenacity.wait_random(0, settings.retry_initial_wait)
 
     def wait(state: tenacity.RetryCallState) -> float:
-        seconds = backoff(state)
+        seconds = min(backoff(state), settings.retry_max_wait)
         outcome = state.outcome
         exc = outcome.exception() if outcome is not None else None
         retry_after = describe(exc).retry_after if exc is not None else None
