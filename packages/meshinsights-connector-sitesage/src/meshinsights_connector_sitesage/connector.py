@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 import requests
 
 from meshinsights.connectors import DBConnector, QueryParameters
-from meshinsights_connector_sitesage.endpoints import CONTROLS_ENDPOINT, render
+from meshinsights_connector_sitesage.endpoints import (
+    CONTROLS_ENDPOINT,
+    path_parameter_names,
+    render,
+)
 from meshinsights_connector_sitesage.errors import SiteSageError
 from meshinsights_connector_sitesage.frames import records_frame
 from meshinsights_connector_sitesage.sessions import SiteSageSessions
@@ -21,7 +26,7 @@ _STATUS_HINTS = {
     401: "the token was rejected (401 Unauthorized): check the environment variable that "
          "provides the config's 'token'",
     403: "the token is not allowed to read this resource (403 Forbidden)",
-    404: "not found (404): check the location and control ids",
+    404: "not found (404)",
     429: "still throttled (429) after the retries",
 }
 
@@ -59,7 +64,9 @@ class SiteSageConnector(DBConnector):
     def _scrub(self, text: str) -> str:
         return text.replace(self._settings.token, "***")[:300]
 
-    def _get(self, template: str, path: str, query: dict[str, str], page: int) -> dict[str, Any]:
+    def _get(
+        self, template: str, path: str, query: dict[str, str], page: int, subject: str = ""
+    ) -> dict[str, Any]:
         url = self._settings.base_url + path
         where = f"sitesage GET {template} (page {page})"
         logger.debug("%s", where)
@@ -88,6 +95,8 @@ class SiteSageConnector(DBConnector):
                                 endpoint=template) from None
         if response.status_code != 200:
             hint = _STATUS_HINTS.get(response.status_code)
+            if response.status_code == 404 and subject:
+                hint = f"{hint}: no resource for {subject}"
             if hint is None:
                 body = self._scrub(response.text or "")
                 hint = f"HTTP {response.status_code}" + (f": {body}" if body else "")
@@ -107,18 +116,20 @@ class SiteSageConnector(DBConnector):
 
     def execute_query(self, query: str, parameters: QueryParameters = None) -> pd.DataFrame:
         """All pages of ``GET {base_url}{query}`` as one DataFrame."""
-        if parameters is not None and not hasattr(parameters, "items"):
+        if parameters is not None and not isinstance(parameters, Mapping):
             raise SiteSageError(
                 f"sitesage {query}: parameters must be a mapping of name -> value", endpoint=query
             )
-        path, query_string = render(query, parameters)  # type: ignore[arg-type]
+        path, query_string = render(query, parameters)
+        values: Mapping[str, Any] = parameters or {}
+        subject = ", ".join(f"{name}={values[name]!r}" for name in path_parameter_names(query))
         query_string.setdefault("page_size", str(self._settings.page_size))
         records: list[Any] = []
         seen: set[str] = set()
         token: str | None = None
         for page in range(1, self._settings.max_pages + 1):
             params = dict(query_string, **({"page_token": token} if token is not None else {}))
-            body = self._get(query, path, params, page)
+            body = self._get(query, path, params, page, subject)
             data = body.get("data")
             if "data" not in body or not isinstance(data, list):
                 raise SiteSageError(

@@ -99,6 +99,11 @@ def query_value(template: str, name: str, value: Any) -> str:
     )
 
 
+def path_parameter_names(template: str) -> list[str]:
+    """The ``{placeholders}`` of a template, in order."""
+    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
+
+
 def render(template: str, parameters: Mapping[str, Any] | None) -> tuple[str, dict[str, str]]:
     """``(path, query)`` for ``template``: placeholders filled and quoted, the rest as query."""
     if not isinstance(template, str) or not _TEMPLATE.match(template) or "/../" in f"{template}/" \
@@ -113,7 +118,7 @@ def render(template: str, parameters: Mapping[str, Any] | None) -> tuple[str, di
             endpoint=template,
         )
     values = dict(parameters or {})
-    names = [name for _, name, _, _ in string.Formatter().parse(template) if name]
+    names = path_parameter_names(template)
     missing = [name for name in names if name not in values]
     if missing:
         raise SiteSageError(

@@ -75,6 +75,15 @@ def records_frame(endpoint: str, records: list[Any]) -> pd.DataFrame:
             f"{', '.join(map(repr, missing))}",
             endpoint=endpoint,
         )
+    absent = frame[[f.name for f in fields if f.required]].isna().sum()
+    absent = absent[absent > 0]
+    if len(absent):
+        raise SiteSageError(
+            f"sitesage {endpoint}: field(s) "
+            + ", ".join(f"{name!r} missing or null in {count} record(s)"
+                        for name, count in absent.items()),
+            endpoint=endpoint,
+        )
     columns = {f.name: _convert(frame, f, endpoint) for f in fields}
     extra = [c for c in frame.columns if c not in columns]
     result = pd.DataFrame(columns).assign(**{c: frame[c] for c in extra})

@@ -1,0 +1,149 @@
+"""Retries (429 with Retry-After, 5xx), timeouts, malformed answers, runaway pagination, 401."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from meshinsights_connector_sitesage import POWER_ENDPOINT, SiteSageConnector, SiteSageError
+from meshinsights_connector_sitesage.testing import SiteSageTestServer
+
+from .conftest import T0, TOKEN
+
+PARAMS = {"location_id": "L1", "control_id": "c1", "start": T0,
+          "end": T0 + pd.Timedelta(hours=1)}
+
+
+def _fetch(config: dict[str, Any]) -> pd.DataFrame:
+    return SiteSageConnector(**config).execute_query(POWER_ENDPOINT, PARAMS)
+
+
+def test_429_is_retried_after_retry_after(
+    sitesage: SiteSageTestServer, config: dict[str, Any]
+) -> None:
+    sitesage.inject("throttle", times=1, retry_after=1)
+    started = time.perf_counter()
+    assert len(_fetch({**config, "retry_after_max": 5})) == 45
+    elapsed = time.perf_counter() - started
+    assert [r.status for r in sitesage.requests][:2] == [429, 200]
+    assert elapsed >= 1.0  # waited as told, not the 0.01 s backoff
+
+
+def test_retry_after_is_capped(sitesage: SiteSageTestServer, config: dict[str, Any]) -> None:
+    sitesage.inject("throttle", times=1, retry_after=3600)
+    started = time.perf_counter()
+    assert len(_fetch({**config, "retry_after_max": 0.2})) == 45
+    assert time.perf_counter() - started < 60
+    assert [r.status for r in sitesage.requests][:2] == [429, 200]
+
+
+def test_503_then_success(sitesage: SiteSageTestServer, config: dict[str, Any]) -> None:
+    sitesage.inject("unavailable", times=2)
+    assert len(_fetch(config)) == 45
+    assert [r.status for r in sitesage.requests][:3] == [503, 503, 200]
+
+
+def test_persistent_5xx_gives_up_with_a_clear_error(
+    sitesage: SiteSageTestServer, config: dict[str, Any]
+) -> None:
+    sitesage.inject("server_error", times=100)
+    with pytest.raises(SiteSageError) as caught:
+        _fetch(config)
+    assert len(sitesage.requests) == 4  # first try and 3 retries
+    assert "HTTP 500" in str(caught.value) and POWER_ENDPOINT in str(caught.value)
+
+
+def test_persistent_429_gives_up(sitesage: SiteSageTestServer, config: dict[str, Any]) -> None:
+    sitesage.inject("throttle", times=100, retry_after=0)
+    with pytest.raises(SiteSageError, match="throttled"):
+        _fetch(config)
+    assert len(sitesage.requests) == 4
+
+
+def test_timeout_is_retried_then_reported(
+    sitesage: SiteSageTestServer, config: dict[str, Any]
+) -> None:
+    sitesage.inject("slow", times=100, delay=1.0)
+    with pytest.raises(SiteSageError) as caught:
+        _fetch({**config, "timeout": [1, 0.2], "retries": 1})
+    message = str(caught.value)
+    assert "timed out" in message and "read 0.2 s" in message
+    assert len(sitesage.requests) <= 2 or all(r.fault == "slow" for r in sitesage.requests)
+
+
+def test_slow_answer_within_timeout_succeeds(
+    sitesage: SiteSageTestServer, config: dict[str, Any]
+) -> None:
+    sitesage.inject("slow", times=1, delay=0.2)
+    assert len(_fetch({**config, "timeout": [1, 2]})) == 45
+
+
+def test_dropped_connection_is_retried(
+    sitesage: SiteSageTestServer, config: dict[str, Any]
+) -> None:
+    sitesage.inject("disconnect", times=1)
+    assert len(_fetch(config)) == 45
+    assert sitesage.requests[0].fault == "disconnect"
+
+
+def test_malformed_json_names_the_endpoint(
+    sitesage: SiteSageTestServer, config: dict[str, Any]
+) -> None:
+    sitesage.inject("malformed", times=1)
+    with pytest.raises(SiteSageError, match="not valid JSON") as caught:
+        _fetch(config)
+    assert POWER_ENDPOINT in str(caught.value) and "page 1" in str(caught.value)
+
+
+@pytest.mark.parametrize("field", ["power_w", "timestamp", "stage"])
+def test_missing_field_names_the_field(
+    sitesage: SiteSageTestServer, config: dict[str, Any], field: str
+) -> None:
+    sitesage.inject("missing_field", times=1, field=field)
+    with pytest.raises(SiteSageError) as caught:
+        _fetch(config)
+    assert f"'{field}'" in str(caught.value) and POWER_ENDPOINT in str(caught.value)
+
+
+def test_repeated_page_token_stops_the_loop(
+    sitesage: SiteSageTestServer, config: dict[str, Any]
+) -> None:
+    sitesage.inject("repeat_token", times=100)
+    with pytest.raises(SiteSageError, match="repeated a page token"):
+        _fetch(config)
+    # page 1 points at "o0", page "o0" points at "o0" again: caught on the second request
+    assert [r.query.get("page_token") for r in sitesage.requests] == [None, "o0"]
+
+
+def test_page_cap_stops_endless_pagination(
+    sitesage: SiteSageTestServer, config: dict[str, Any]
+) -> None:
+    with pytest.raises(SiteSageError, match="max_pages=2"):
+        _fetch({**config, "max_pages": 2})
+    assert len(sitesage.requests) == 2
+
+
+def test_401_is_clear_and_never_echoes_the_token(
+    sitesage: SiteSageTestServer, config: dict[str, Any]
+) -> None:
+    wrong = "wrong-token-77c"
+    with pytest.raises(SiteSageError) as caught:
+        _fetch({**config, "token": wrong})
+    message = str(caught.value)
+    assert "401" in message and "token" in message and "environment variable" in message
+    assert wrong not in message and TOKEN not in message
+    assert caught.value.status == 401
+    assert len(sitesage.requests) == 1  # 401 is not retried
+
+
+def test_faults_at_a_rate_are_absorbed(
+    sitesage: SiteSageTestServer, config: dict[str, Any]
+) -> None:
+    sitesage.inject("unavailable", rate=0.3)
+    connector = SiteSageConnector(**{**config, "retries": 8})
+    assert [len(connector.execute_query(POWER_ENDPOINT, PARAMS)) for _ in range(5)] == [45] * 5
+    statuses = [r.status for r in sitesage.requests]
+    assert statuses.count(503) >= 1 and statuses.count(200) == 15
