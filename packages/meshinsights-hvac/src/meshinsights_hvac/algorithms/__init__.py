@@ -1,0 +1,1 @@
+"""Shared vectorized helpers: stage codes, time arrays, cycle segmentation, robust stats."""

@@ -1,0 +1,40 @@
+"""Stage codes: the integer form of the normalized ``stage`` column.
+
+0 off, 1 fan, 2 cool1, 3 cool2, 4 heat1, 5 heat2, 6 aux (the category order
+of :data:`~meshinsights_hvac.schemas.STAGE_DTYPE`); codes >= 2 form cycles.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from meshinsights_hvac.params import STAGES
+
+FIRST_CYCLE_CODE = 2
+STAGE_NAMES = np.array(STAGES, dtype=object)
+#: cool2 -> cool1, heat2 -> heat1: the stage whose baseline a second stage must exceed.
+SECOND_STAGES: dict[str, str] = {"cool2": "cool1", "heat2": "heat1"}
+
+
+def stage_codes(series: pd.Series) -> np.ndarray:
+    """int8 codes of a normalized stage column (category or text); unknown names are an error."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype) and tuple(dtype.categories) == STAGES:
+        codes = np.asarray(series.cat.codes, dtype=np.int8)
+    else:
+        codes = np.asarray(pd.Categorical(series, categories=list(STAGES)).codes, dtype=np.int8)
+    if codes.size and codes.min() < 0:
+        bad = pd.unique(series[codes < 0].astype(object))[:5]
+        raise ValueError(
+            f"column 'stage' has values that are not normalized stages: "
+            f"{', '.join(map(repr, bad))} (expected one of {', '.join(STAGES)})"
+        )
+    return codes
+
+
+def categorical(codes: np.ndarray) -> pd.Categorical:
+    """A stage Categorical from codes (-1 is missing)."""
+    from meshinsights_hvac.schemas import STAGE_DTYPE
+
+    return pd.Categorical.from_codes(codes.astype(np.int8, copy=False), dtype=STAGE_DTYPE)

@@ -1,0 +1,219 @@
+"""PowerDataRetrieval: one device's power query in the configured connector's language.
+
+Values (location, control, window) always travel as parameters; the only
+text put into a query are table and column names, and those are checked
+identifiers from :class:`~meshinsights_hvac.params.PowerSource`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from meshinsights.connectors import QueryParameters
+from meshinsights.data_source import DataSource
+from meshinsights.redaction import config_hash
+
+from meshinsights_hvac.params import PowerSource
+
+SITESAGE_PATH = "/v1/locations/{location_id}/controls/{control_id}/power"
+SQL_DIALECTS = {"file": '"', "mysql": "`"}
+SUPPORTED = ("memory", "file", "mysql", "adx", "sitesage")
+
+
+def _day(value: Any, name: str) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip()[:10])
+        except ValueError:
+            pass
+    raise ValueError(f"{name} must be a date or an ISO date string (YYYY-MM-DD), got {value!r}")
+
+
+def device_window(
+    start_date: Any, end_date: Any, timezone: str | None = None
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """[start_date 00:00, end_date + 1 day 00:00) in UTC, local midnights when ``timezone`` is set."""
+    first, last = _day(start_date, "start_date"), _day(end_date, "end_date")
+    if last < first:
+        raise ValueError(f"end_date {last} is before start_date {first}")
+    start = pd.Timestamp(first)
+    end = pd.Timestamp(last + timedelta(days=1))
+    if timezone:
+        try:
+            start = start.tz_localize(timezone).tz_convert("UTC")
+            end = end.tz_localize(timezone).tz_convert("UTC")
+        except Exception as exc:  # noqa: BLE001 - unknown zone names
+            raise ValueError(f"timezone {timezone!r} is not usable: {exc}") from None
+    else:
+        start, end = start.tz_localize("UTC"), end.tz_localize("UTC")
+    return start.as_unit("us"), end.as_unit("us")
+
+
+class PowerDataRetrieval(DataSource):
+    """Power rows of one (location, control) in [start, end) from the configured connector."""
+
+    def __init__(
+        self,
+        location_id: str,
+        control_id: str,
+        start: pd.Timestamp,
+        end: pd.Timestamp,
+        connection: Mapping[str, Any],
+        source: PowerSource | None = None,
+        name: str = "hvac_power",
+    ) -> None:
+        config = dict(connection)
+        plugin = config.pop("plugin", None)
+        if not plugin:
+            raise ValueError("connection needs a 'plugin' key naming the connector")
+        super().__init__(name, str(plugin), config)
+        self.location_id = str(location_id)
+        self.control_id = str(control_id)
+        self.start = pd.Timestamp(start)
+        self.end = pd.Timestamp(end)
+        self.source = source or PowerSource()
+        if self.plugin_name not in SUPPORTED:
+            raise ValueError(
+                f"connector {self.plugin_name!r} has no power query "
+                f"(supported: {', '.join(SUPPORTED)})"
+            )
+
+    # ------------------------------------------------------------------ queries
+    def build_query(self) -> str:
+        return self._query(batch=False)
+
+    def build_parameters(self) -> QueryParameters:
+        plugin, s = self.plugin_name, self.source
+        if plugin == "memory":
+            return {s.location_id: self.location_id, s.control_id: self.control_id,
+                    f"{s.timestamp}__ge": self.start, f"{s.timestamp}__lt": self.end}
+        if plugin == "sitesage":
+            return {"location_id": self.location_id, "control_id": self.control_id,
+                    "start": _iso(self.start), "end": _iso(self.end)}
+        start, end = self.start.to_pydatetime(), self.end.to_pydatetime()
+        if plugin == "mysql":  # DATETIME columns hold naive UTC
+            start, end = start.replace(tzinfo=None), end.replace(tzinfo=None)
+        return {"location_id": self.location_id, "control_id": self.control_id,
+                "start": start, "end": end}
+
+    def _query(self, *, batch: bool) -> str:
+        plugin, s = self.plugin_name, self.source
+        if plugin == "memory":
+            return s.table
+        if plugin == "sitesage":
+            return SITESAGE_PATH
+        if plugin == "adx":
+            return _kql(s, batch=batch)
+        return _sql(s, SQL_DIALECTS[plugin], plugin, batch=batch)
+
+    # ------------------------------------------------------------------ batches
+    @classmethod
+    def build_batch(
+        cls, sources: Sequence[PowerDataRetrieval]
+    ) -> tuple[str, QueryParameters] | None:
+        """One query for several devices of one connector, or None where it cannot be batched.
+
+        The seam for a runner that fetches a batch in one round trip and hands
+        each device its rows with :meth:`split_batch`; values stay parameters.
+        """
+        if not sources:
+            return None
+        head = sources[0]
+        key = config_hash(head.plugin_config)
+        same = all(
+            s.plugin_name == head.plugin_name and config_hash(s.plugin_config) == key
+            and s.source == head.source for s in sources
+        )
+        if not same or head.plugin_name == "sitesage":
+            return None
+        src = head.source
+        start = min(s.start for s in sources)
+        end = max(s.end for s in sources)
+        locations = sorted({s.location_id for s in sources})
+        controls = sorted({s.control_id for s in sources})
+        if head.plugin_name == "memory":
+            return src.table, {src.location_id: locations, src.control_id: controls,
+                               f"{src.timestamp}__ge": start, f"{src.timestamp}__lt": end}
+        py_start, py_end = start.to_pydatetime(), end.to_pydatetime()
+        if head.plugin_name == "mysql":
+            py_start, py_end = py_start.replace(tzinfo=None), py_end.replace(tzinfo=None)
+        return head._query(batch=True), {"location_ids": locations, "control_ids": controls,
+                                         "start": py_start, "end": py_end}
+
+    def split_batch(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """This device's rows of a batched result."""
+        s = self.source
+        ts = frame[s.timestamp]
+        mask = (
+            (frame[s.location_id].astype(str) == self.location_id)
+            & (frame[s.control_id].astype(str) == self.control_id)
+            & (ts >= self.start) & (ts < self.end)
+        )
+        return frame.loc[mask].reset_index(drop=True)
+
+    def get_metadata(self) -> dict[str, Any]:
+        meta = super().get_metadata()
+        meta.update(location_id=self.location_id, control_id=self.control_id,
+                    start=_iso(self.start), end=_iso(self.end), table=self.source.table)
+        return meta
+
+
+def _iso(value: pd.Timestamp) -> str:
+    return value.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _sql(s: PowerSource, quote: str, plugin: str, *, batch: bool) -> str:
+    def q(name: str) -> str:
+        return f"{quote}{name}{quote}"
+
+    def p(name: str) -> str:
+        return f"${name}" if plugin == "file" else f"%({name})s"
+
+    columns = ", ".join(q(c) for c in s.columns)
+    if batch:
+        if plugin == "file":
+            where = (f"{q(s.location_id)} = ANY({p('location_ids')}) "
+                     f"AND {q(s.control_id)} = ANY({p('control_ids')})")
+        else:
+            where = (f"{q(s.location_id)} IN {p('location_ids')} "
+                     f"AND {q(s.control_id)} IN {p('control_ids')}")
+    else:
+        where = (f"{q(s.location_id)} = {p('location_id')} "
+                 f"AND {q(s.control_id)} = {p('control_id')}")
+    return (
+        f"SELECT {columns} FROM {q(s.table)} WHERE {where} "
+        f"AND {q(s.timestamp)} >= {p('start')} AND {q(s.timestamp)} < {p('end')} "
+        f"ORDER BY {q(s.timestamp)}"
+    )
+
+
+def _kql(s: PowerSource, *, batch: bool) -> str:
+    """KQL; the parameters are re-bound with ``let`` so that columns of the same name
+    (``location_id``) cannot shadow them inside ``where``."""
+    def c(name: str) -> str:
+        return f"['{name}']"
+
+    if batch:
+        head = ("declare query_parameters(location_ids:dynamic, control_ids:dynamic, "
+                "start:datetime, end:datetime);\n"
+                "let _locations = location_ids;\nlet _controls = control_ids;\n")
+        where = f"{c(s.location_id)} in (_locations) and {c(s.control_id)} in (_controls)"
+    else:
+        head = ("declare query_parameters(location_id:string, control_id:string, "
+                "start:datetime, end:datetime);\n"
+                "let _location = location_id;\nlet _control = control_id;\n")
+        where = f"{c(s.location_id)} == _location and {c(s.control_id)} == _control"
+    return (
+        f"{head}let _start = start;\nlet _end = end;\n"
+        f"{c(s.table)}\n"
+        f"| where {where} and {c(s.timestamp)} >= _start and {c(s.timestamp)} < _end\n"
+        f"| project {', '.join(c(x) for x in s.columns)}\n"
+        f"| order by {c(s.timestamp)} asc"
+    )

@@ -1,0 +1,95 @@
+"""3.6 CalculateBaselinePowerThresholds: per-stage baseline band, and the issues per stage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from meshinsights.data_object import PipelineDataObject
+
+from meshinsights_hvac.algorithms.issues import days_of_data, detect_issues
+from meshinsights_hvac.algorithms.robust import MAD_TO_SIGMA, group_median_mad
+from meshinsights_hvac.algorithms.stages import categorical, stage_codes
+from meshinsights_hvac.algorithms.timeutil import sampling_interval_ns, ts_ns
+from meshinsights_hvac.data_object import HVACPipelineDataObject as Keys
+from meshinsights_hvac.params import STAGES
+from meshinsights_hvac.processors.base import HVACProcessor, require_frame
+from meshinsights_hvac.schemas import THRESHOLDS_SCHEMA
+
+
+class CalculateBaselinePowerThresholds(HVACProcessor):
+    """Baseline = median of non-outlier cycle medians; band = max(3 sigma_MAD, 15 %, 0.1 kW).
+
+    Runs on devices with insufficient data too: there it writes empty
+    thresholds and the issues that need no baseline (insufficient cycles, no
+    power when called, short cycling), so every device reports its stages.
+    """
+
+    def register_output_schemas(self, data_object: PipelineDataObject) -> None:
+        data_object.register_artifact_schema(
+            Keys.ARTIFACT_BASELINE_THRESHOLDS_TABLE, THRESHOLDS_SCHEMA
+        )
+
+    def process(self, data_object: PipelineDataObject) -> PipelineDataObject:
+        summary = require_frame(data_object, Keys.ARTIFACT_CYCLE_SUMMARY, self.name)
+        medians = data_object.get_artifact(Keys.ARTIFACT_CYCLE_MEDIANS)
+        table = self._thresholds(medians)
+        thresholds: dict[str, dict[str, Any]] = {
+            str(row["stage"]): {
+                "baseline_kw": float(row["baseline_kw"]),
+                "mad_kw": float(row["mad_kw"]),
+                "band_kw": float(row["band_kw"]),
+                "lower_kw": float(row["lower_kw"]),
+                "upper_kw": float(row["upper_kw"]),
+                "n_cycles_used": int(row["n_cycles_used"]),
+            }
+            for row in table.to_dict("records")
+        }
+        data = data_object.get_dataset(Keys.DATASET_POWER)
+        days = days_of_data(len(data), sampling_interval_ns(ts_ns(data["timestamp"])))
+        issues = detect_issues(
+            summary,
+            data_object.get_artifact(Keys.ARTIFACT_SUFFICIENCY),
+            data_object.get_artifact(Keys.ARTIFACT_VARIANCE_FILTERED),
+            data_object.get_artifact(Keys.ARTIFACT_VARIANCE_CYCLE_MEDIANS),
+            thresholds,
+            days,
+            self.params,
+        )
+        data_object.set_artifact(Keys.ARTIFACT_BASELINE_THRESHOLDS, thresholds)
+        data_object.set_artifact(Keys.ARTIFACT_BASELINE_THRESHOLDS_TABLE, table)
+        data_object.set_artifact(Keys.ARTIFACT_ISSUES_PER_STAGE, issues)
+        return data_object
+
+    def _thresholds(self, medians: Any) -> pd.DataFrame:
+        size = len(STAGES)
+        if isinstance(medians, pd.DataFrame) and "outlier" in medians.columns:
+            used = ~medians["outlier"].to_numpy(dtype=bool)
+            codes = stage_codes(medians["stage"])[used]
+            x = medians["median_kw"].to_numpy(dtype=np.float64)[used]
+        else:
+            codes, x = np.zeros(0, dtype=np.int8), np.zeros(0)
+        baseline, mad = group_median_mad(x, codes, size)
+        n_used = np.bincount(codes, minlength=size)
+        p = self.params
+        band = np.maximum.reduce([
+            p.band_mad_multiplier * MAD_TO_SIGMA * np.nan_to_num(mad),
+            p.band_min_fraction * np.nan_to_num(baseline),
+            np.full(size, p.band_min_kw),
+        ])
+        stages = np.flatnonzero(n_used > 0)
+        return pd.DataFrame(
+            {
+                "stage": categorical(stages.astype(np.int8)),
+                "baseline_kw": baseline[stages],
+                "mad_kw": mad[stages],
+                "band_kw": band[stages],
+                "lower_kw": np.maximum(baseline[stages] - band[stages], 0.0),
+                "upper_kw": baseline[stages] + band[stages],
+                "n_cycles_used": n_used[stages].astype(np.int64),
+            }
+        )
+
+
+

@@ -1,0 +1,90 @@
+"""3.2 CheckSufficientCycles: which stages have enough valid cycles to baseline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+from meshinsights.data_object import PipelineDataObject
+
+from meshinsights_hvac.algorithms.stages import categorical, stage_codes
+from meshinsights_hvac.algorithms.timeutil import sampling_interval_ns, ts_ns
+from meshinsights_hvac.data_object import HVACPipelineDataObject as Keys
+from meshinsights_hvac.params import STAGES, HVACParams
+from meshinsights_hvac.processors.base import HVACProcessor, require_frame
+from meshinsights_hvac.schemas import SUFFICIENCY_SCHEMA
+
+
+class CheckSufficientCycles(HVACProcessor):
+    """Per stage seen: valid cycles, filtered samples, coverage and ``sufficient``.
+
+    ``window`` is the device's requested [start, end) in UTC; coverage is rows
+    present over rows expected in it at the sampling interval (over the data's
+    own span when no window is given). Low coverage is a warning only.
+    """
+
+    def __init__(
+        self,
+        params: HVACParams | None = None,
+        window: tuple[datetime, datetime] | None = None,
+    ) -> None:
+        super().__init__(params)
+        self.window = window
+
+    def register_output_schemas(self, data_object: PipelineDataObject) -> None:
+        data_object.register_artifact_schema(Keys.ARTIFACT_SUFFICIENCY, SUFFICIENCY_SCHEMA)
+
+    def process(self, data_object: PipelineDataObject) -> PipelineDataObject:
+        summary = require_frame(data_object, Keys.ARTIFACT_CYCLE_SUMMARY, self.name)
+        data = data_object.get_dataset(Keys.DATASET_POWER)
+        codes = stage_codes(summary["stage"])
+        valid = summary["valid"].to_numpy(dtype=bool)
+        samples = summary["n_samples"].to_numpy(dtype=np.int64)
+        size = len(STAGES)
+        n_cycles = np.bincount(codes, minlength=size)
+        n_valid = np.bincount(codes[valid], minlength=size)
+        n_filtered = np.bincount(codes[valid], weights=samples[valid], minlength=size)
+        seen = np.flatnonzero(n_cycles > 0)
+        coverage = self._coverage(data)
+        sufficient = (n_valid[seen] >= self.params.min_cycles_per_stage) & (
+            n_filtered[seen] >= self.params.min_samples_per_stage
+        )
+        table = pd.DataFrame(
+            {
+                "stage": categorical(seen.astype(np.int8)),
+                "n_cycles": n_cycles[seen].astype(np.int64),
+                "n_valid_cycles": n_valid[seen].astype(np.int64),
+                "n_filtered_samples": n_filtered[seen].astype(np.int64),
+                "coverage": np.full(len(seen), coverage),
+                "sufficient": sufficient,
+            }
+        )
+        data_object.set_artifact(Keys.ARTIFACT_SUFFICIENCY, table)
+        if coverage == coverage and coverage < self.params.min_coverage:
+            data_object.add_warning(
+                f"coverage {coverage:.3f} of the requested window is below "
+                f"min_coverage {self.params.min_coverage}",
+                stage="cpu", component=self.name,
+            )
+        if not sufficient.any():
+            data_object.add_warning(
+                "insufficient data: no stage has "
+                f"{self.params.min_cycles_per_stage} valid cycles and "
+                f"{self.params.min_samples_per_stage} filtered samples",
+                stage="cpu", component=self.name,
+            )
+        return data_object
+
+    def _coverage(self, data: pd.DataFrame) -> float:
+        """Rows present / rows expected at the sampling interval; NaN when unknown."""
+        ts = ts_ns(data["timestamp"])
+        interval = sampling_interval_ns(ts)
+        if interval is None:
+            return float("nan") if len(ts) == 0 or self.window is None else 0.0
+        if self.window is not None:
+            start, end = (pd.Timestamp(t).as_unit("ns").value for t in self.window)
+        else:
+            start, end = int(ts[0]), int(ts[-1]) + interval
+        expected = (end - start) / interval
+        return float(len(ts) / expected) if expected > 0 else float("nan")

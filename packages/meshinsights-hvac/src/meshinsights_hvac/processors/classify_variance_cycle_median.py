@@ -1,0 +1,76 @@
+"""3.5 ClassifyPowerVarianceCycleMedian: spread of cycle medians and outlier cycles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from meshinsights.data_object import PipelineDataObject
+
+from meshinsights_hvac.algorithms.robust import (
+    MODIFIED_Z_CONSTANT,
+    classify,
+    group_median_mad,
+    robust_cv,
+)
+from meshinsights_hvac.algorithms.stages import categorical, stage_codes
+from meshinsights_hvac.data_object import HVACPipelineDataObject as Keys
+from meshinsights_hvac.params import STAGES
+from meshinsights_hvac.processors.base import HVACProcessor, require_frame
+from meshinsights_hvac.schemas import (
+    CLASS_DTYPE,
+    CYCLE_MEDIANS_OUTLIER_SCHEMA,
+    VARIANCE_CYCLE_MEDIANS_SCHEMA,
+)
+
+
+class ClassifyPowerVarianceCycleMedian(HVACProcessor):
+    """Per stage over cycle medians: median, MAD, robust CV, class; marks outlier cycles.
+
+    An outlier has |0.6745 * (x - median) / MAD| > ``outlier_z``; with MAD = 0
+    the modified z-score is undefined (NaN) and no cycle is an outlier.
+    """
+
+    needs_sufficient_stage = True
+
+    def register_output_schemas(self, data_object: PipelineDataObject) -> None:
+        data_object.register_artifact_schema(
+            Keys.ARTIFACT_VARIANCE_CYCLE_MEDIANS, VARIANCE_CYCLE_MEDIANS_SCHEMA
+        )
+        data_object.register_artifact_schema(
+            Keys.ARTIFACT_CYCLE_MEDIANS, CYCLE_MEDIANS_OUTLIER_SCHEMA
+        )
+
+    def process(self, data_object: PipelineDataObject) -> PipelineDataObject:
+        medians = require_frame(data_object, Keys.ARTIFACT_CYCLE_MEDIANS, self.name)
+        size = len(STAGES)
+        codes = stage_codes(medians["stage"])
+        x = medians["median_kw"].to_numpy(dtype=np.float64)
+        median, mad = group_median_mad(x, codes, size)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = MODIFIED_Z_CONSTANT * (x - median[codes]) / mad[codes]
+        z = np.where(mad[codes] > 0, z, np.nan)
+        outlier = np.abs(np.nan_to_num(z, nan=0.0)) > self.params.outlier_z
+        n_cycles = np.bincount(codes, minlength=size)
+        n_outliers = np.bincount(codes[outlier], minlength=size)
+        cv = robust_cv(median, mad)
+
+        marked = medians.assign(modified_z=z, outlier=outlier)
+        stages = np.flatnonzero(n_cycles > 0)
+        table = pd.DataFrame(
+            {
+                "stage": categorical(stages.astype(np.int8)),
+                "n_cycles": n_cycles[stages].astype(np.int64),
+                "median_kw": median[stages],
+                "mad_kw": mad[stages],
+                "robust_cv": cv[stages],
+                "n_outliers": n_outliers[stages].astype(np.int64),
+                "cycle_median_class": pd.Categorical.from_codes(
+                    classify(cv[stages], self.params.cycle_median_stable_cv,
+                             self.params.cycle_median_moderate_cv),
+                    dtype=CLASS_DTYPE,
+                ),
+            }
+        )
+        data_object.set_artifact(Keys.ARTIFACT_CYCLE_MEDIANS, marked)
+        data_object.set_artifact(Keys.ARTIFACT_VARIANCE_CYCLE_MEDIANS, table)
+        return data_object

@@ -1,0 +1,43 @@
+"""The ``hvac-power`` solution: the five factories, the ``[hvac]`` table and its check."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from meshinsights.solution import Solution
+
+from meshinsights_hvac.factories import (
+    create_hvac_data_object,
+    create_hvac_data_sources,
+    create_hvac_normalizers,
+    create_hvac_processors,
+)
+from meshinsights_hvac.params import HVACParams
+from meshinsights_hvac.results import HVACResultsAdapter
+
+HVAC_SOLUTION_NAME = "hvac-power"
+
+
+def validate_hvac_parameters(parameters: Mapping[str, Any]) -> HVACParams:
+    """Raise :class:`HVACParamsError` naming the key when an ``[hvac]`` value is bad."""
+    return HVACParams.from_mapping(parameters)
+
+
+def hvac_solution() -> Solution:
+    """The Solution object registered under ``hvac-power``."""
+    return Solution(
+        name=HVAC_SOLUTION_NAME,
+        data_source_factory=create_hvac_data_sources,
+        normalizer_factory=create_hvac_normalizers,
+        processor_factory=create_hvac_processors,
+        data_object_factory=create_hvac_data_object,
+        results_adapter_factory=HVACResultsAdapter,
+        parameters_key="hvac",
+        default_parameters={},
+        validate_parameters=validate_hvac_parameters,
+        description=(
+            "HVAC power analysis: cycles, per-stage baselines and thresholds, "
+            "and issues (short cycling, no power, unstable or drifting power, ...)"
+        ),
+    )
