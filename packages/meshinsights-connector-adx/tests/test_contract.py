@@ -22,7 +22,7 @@ class TestADXContract(ConnectorContract):
 
     @pytest.fixture
     def other_connector_config(self, config: dict[str, Any]) -> dict[str, Any]:
-        return {**config, "database": "other-tenant-db"}
+        return {**config, "tenant_id": "other-tenant", "client_secret": "other-secret-77b1"}
 
     @pytest.fixture
     def connector_case(self, kusto: KustoTestServer) -> ConnectorCase:

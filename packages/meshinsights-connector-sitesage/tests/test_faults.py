@@ -70,8 +70,7 @@ def test_timeout_is_retried_then_reported(
     with pytest.raises(SiteSageError) as caught:
         _fetch({**config, "timeout": [1, 0.2], "retries": 1})
     message = str(caught.value)
-    assert "timed out" in message and "read 0.2 s" in message
-    assert len(sitesage.requests) <= 2 or all(r.fault == "slow" for r in sitesage.requests)
+    assert "timed out" in message and "read 0.2 s" in message and "after 1 retries" in message
 
 
 def test_slow_answer_within_timeout_succeeds(
