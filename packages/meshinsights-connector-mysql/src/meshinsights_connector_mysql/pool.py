@@ -34,6 +34,7 @@ from meshinsights_connector_mysql.failures import (
     connector_error,
     describe,
     error_code,
+    is_read_timeout,
     is_transient,
     scrub,
 )
@@ -97,17 +98,37 @@ class MySQLConnectionManager:
     # -- connections -----------------------------------------------------------------------
 
     def _open(self) -> pymysql.connections.Connection[Any]:
-        connection = pymysql.connect(
-            **self.settings.connect_kwargs(),
+        settings = self.settings
+        connection = pymysql.connections.Connection(
+            **{**settings.connect_kwargs(),
+               # The handshake is part of connecting: bound it by connect_timeout, since a
+               # server that accepts TCP but never answers would otherwise hold us for
+               # read_timeout.
+               "read_timeout": settings.connect_timeout,
+               "write_timeout": settings.connect_timeout},
             charset="utf8mb4",
             autocommit=True,
             conv=CONVERSIONS,
             init_command="SET time_zone = '+00:00'",
             cursorclass=pymysql.cursors.Cursor,
+            defer_connect=True,
         )
+        try:
+            connection.connect()
+        except pymysql.err.OperationalError as exc:
+            if not is_read_timeout(exc):
+                raise
+            raise pymysql.err.OperationalError(
+                2003,
+                f"Can't connect to MySQL server on {settings.host!r} (no handshake within "
+                f"connect_timeout = {settings.connect_timeout:g} s)",
+            ) from None
+        # pymysql applies these to the socket before its next read or write.
+        connection._read_timeout = settings.read_timeout
+        connection._write_timeout = settings.read_timeout
         with self._lock:
             self.opened += 1
-        logger.debug("mysql %s: connection opened", self.settings.address)
+        logger.debug("mysql %s: connection opened", settings.address)
         return connection
 
     def _checkout(self) -> pymysql.connections.Connection[Any]:
