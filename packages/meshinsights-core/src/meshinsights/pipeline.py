@@ -10,14 +10,15 @@ device's data object and the others go on (unless ``stop_on_error``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from contextlib import closing, contextmanager
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
+from contextlib import closing, contextmanager, nullcontext
 from typing import Any
 
 import attrs
@@ -32,7 +33,7 @@ from meshinsights.messages import Message
 from meshinsights.normalizer import DataNormalizer
 from meshinsights.pipeline_config import PipelineConfig
 from meshinsights.processor import Processor
-from meshinsights.results import BatchResults, IOBatch, ResultsAdapter, StageSpan, StageTiming
+from meshinsights.results import BatchResults, IOBatch, ResultsAdapter, StageSpan
 
 logger = logging.getLogger(__name__)
 
@@ -87,16 +88,52 @@ def _switch_interval(seconds: float | None) -> Iterator[None]:
         sys.setswitchinterval(previous)
 
 
-class _InlineExecutor(Executor):
-    """Runs work in the calling thread: one worker needs no pool and no hand-off."""
+class _FetchJob:
+    """Stage 1 of one batch: the I/O workers pull its devices until none is left.
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - delivered through the future
-            future.set_exception(exc)
-        return future
+    One task per worker rather than one future per device: a device costs no
+    hand-off of its own, and the consumer wakes once per worker, not once per
+    device. A worker that empties this batch goes straight on to the next
+    batch's tasks, so batch boundaries never idle the I/O threads.
+    """
+
+    __slots__ = ("_todo", "cancelled", "devices", "futures", "index", "results")
+
+    def __init__(self, index: int, devices: Sequence[DeviceUnit]) -> None:
+        self.index = index
+        self.devices = devices
+        self.results: list[DeviceIO | None] = [None] * len(devices)
+        self.futures: list[Future[None]] = []
+        self.cancelled = False
+        self._todo: deque[tuple[int, DeviceUnit]] = deque(enumerate(devices))
+
+    def start(
+        self, pool: Executor, workers: int, fetch: Callable[[DeviceUnit], DeviceIO]
+    ) -> _FetchJob:
+        for _ in range(min(workers, len(self.devices))):
+            self.futures.append(pool.submit(self._drain, fetch))
+        return self
+
+    def _drain(self, fetch: Callable[[DeviceUnit], DeviceIO]) -> None:
+        todo, results = self._todo, self.results
+        while not self.cancelled:
+            try:
+                index, device = todo.popleft()  # atomic: workers never share a device
+            except IndexError:
+                return
+            results[index] = fetch(device)
+
+    def cancel(self) -> None:
+        """Start no further device of this batch (a fetch under way finishes)."""
+        self.cancelled = True
+        for future in self.futures:
+            future.cancel()
+
+    def wait(self) -> list[DeviceIO]:
+        wait(self.futures)
+        for future in self.futures:
+            future.result()  # fetch_device never raises; this surfaces anything else
+        return [r for r in self.results if r is not None]
 
 
 class Pipeline:
@@ -145,27 +182,29 @@ class Pipeline:
             self._io_error(out, "normalizer_factory", exc)
             return
         for name, source in sources.items():
-            component = f"data source {name!r} ({type(source).__name__})"
             try:
                 raw = source.fetch()
                 out.sources[name] = source.get_metadata()
             except Exception as exc:  # noqa: BLE001
-                self._io_error(out, component, exc)
+                self._io_error(out, f"data source {name!r} ({type(source).__name__})", exc)
                 return
             normalizer = normalizers.get(name)
             if normalizer is None:
                 out.datasets[name] = raw
                 out.normalization[name] = {"normalizer": None, "rows_in": len(raw)}
                 continue
-            component = f"normalizer {normalizer.name} of {name!r}"
             metadata: dict[str, Any] = {}
             try:
                 out.datasets[name] = normalizer.normalize(raw, metadata)
             except Exception as exc:  # noqa: BLE001
-                self._io_error(out, component, exc)
+                self._io_error(out, f"normalizer {normalizer.name} of {name!r}", exc)
                 return
-            for text in metadata.pop("warnings", ()):
-                out.warnings.append(Message(message=text, stage="io", component=component))
+            warnings = metadata.pop("warnings", None)
+            if warnings:
+                component = f"normalizer {normalizer.name} of {name!r}"
+                out.warnings.extend(
+                    Message(message=text, stage="io", component=component) for text in warnings
+                )
             out.normalization[name] = metadata
 
     def _io_error(self, out: DeviceIO, component: str, exc: BaseException) -> None:
@@ -200,8 +239,10 @@ class Pipeline:
     ) -> IOBatch:
         """Fetch and normalize a batch of devices with ``io_max_workers`` threads."""
         with self._io_executor() as pool:
-            futures = [pool.submit(self.fetch_device, d) for d in devices]
-            return self._collect_io(batch_index, [f.result() for f in futures])
+            job = _FetchJob(batch_index, devices).start(
+                pool, self.config.io_max_workers, self.fetch_device
+            )
+            return self._collect_io(batch_index, job.wait())
 
     # ------------------------------------------------------------------ Stage 2
     def _new_data_object(self, device: DeviceUnit) -> PipelineDataObject:
@@ -277,23 +318,36 @@ class Pipeline:
             return self._stage2(io_batch, devices, pool)
 
     def _stage2(
-        self, io_batch: IOBatch, devices: Sequence[DeviceUnit], pool: Executor
+        self, io_batch: IOBatch, devices: Sequence[DeviceUnit], pool: Executor | None
     ) -> BatchResults:
+        """Stage 2 of one batch; ``pool=None`` runs the devices inline, in order."""
         results = BatchResults(run_id=self._run_id, results_adapter=self.results_adapter)
         start = time.perf_counter() - self._t0
         hook = self._hook()
         hook.on_batch_start(batch_index=io_batch.batch_index, devices=devices, run_id=self._run_id)
-        futures = [(d, pool.submit(self.process_device, d, io_batch)) for d in devices]
+        # A hook with no implementation is not called per device (it costs ~2 us each).
+        device_end = hook.on_device_end if hook.on_device_end.get_hookimpls() else None
+        futures = (
+            None if pool is None
+            else [pool.submit(self.process_device, d, io_batch) for d in devices]
+        )
+        per_device = results.cpu_timing.per_device
         stop = False
-        for device, future in futures:
+        for position, device in enumerate(devices):
+            device_id = device.device_id
             if stop:
-                future.cancel()
-                results.skipped_devices.append(device.device_id)
+                if futures is not None:
+                    futures[position].cancel()
+                results.skipped_devices.append(device_id)
                 continue
-            data_object = future.result()
-            results.add_device(data_object, device.device_id)
-            results.cpu_timing.per_device[device.device_id] = data_object.timings["cpu_total"]
-            hook.on_device_end(device_id=device.device_id, data_object=data_object, run_id=self._run_id)
+            data_object = (
+                self.process_device(device, io_batch) if futures is None
+                else futures[position].result()
+            )
+            results.add_device(data_object, device_id)
+            per_device[device_id] = data_object.timings["cpu_total"]
+            if device_end is not None:
+                device_end(device_id=device_id, data_object=data_object, run_id=self._run_id)
             if data_object.failed and self.config.stop_on_error:
                 stop = results.stopped_early = True
         results.io_timing.extend(io_batch.timing)
@@ -328,7 +382,7 @@ class Pipeline:
 
     def iter_batches(
         self, devices: Sequence[DeviceUnit], *, overlap: bool = True
-    ) -> Iterator[BatchResults]:
+    ) -> Generator[BatchResults, None, None]:
         """Yield each batch's results as soon as its Stage 2 is done.
 
         Holding no more than ``queue_size + 1`` batches at once, this is the
@@ -348,7 +402,8 @@ class Pipeline:
             self._run_id, len(devices), len(batches), self.config.io_max_workers,
             self.config.cpu_max_workers, "overlapped" if overlap else "sequential",
         )
-        pending: deque[tuple[int, Sequence[DeviceUnit], list[Future[DeviceIO]]]] = deque()
+        workers = self.config.io_max_workers
+        pending: deque[_FetchJob] = deque()
         try:
             with self._io_executor() as io_pool, self._cpu_executor() as cpu_pool, \
                     _switch_interval(self.config.gil_switch_interval if overlap else None):
@@ -356,24 +411,24 @@ class Pipeline:
                 while next_batch < len(batches) or pending:
                     # Keep the I/O workers fed `ahead` batches past the one in Stage 2.
                     while next_batch < len(batches) and len(pending) <= ahead:
-                        batch = batches[next_batch]
                         pending.append(
-                            (next_batch, batch, [io_pool.submit(self.fetch_device, d) for d in batch])
+                            _FetchJob(next_batch, batches[next_batch])
+                            .start(io_pool, workers, self.fetch_device)
                         )
                         next_batch += 1
-                    index, batch, futures = pending.popleft()
-                    io_batch = self._collect_io(index, [f.result() for f in futures])
+                    job = pending.popleft()
+                    index, batch = job.index, job.devices
+                    io_batch = self._collect_io(index, job.wait())
                     results = self._stage2(io_batch, batch, cpu_pool)
                     if results.stopped_early:
+                        for rest_job in pending:
+                            rest_job.cancel()
                         results.skipped_devices.extend(
-                            d.device_id for _, rest, _ in pending for d in rest
+                            d.device_id for rest_job in pending for d in rest_job.devices
                         )
                         results.skipped_devices.extend(
                             d.device_id for rest in batches[next_batch:] for d in rest
                         )
-                        for _, _, rest_futures in pending:
-                            for f in rest_futures:
-                                f.cancel()
                         pending.clear()
                         logger.warning(
                             "run %s stopped on error after batch %d (%d devices skipped)",
@@ -383,9 +438,8 @@ class Pipeline:
                         return
                     yield results
         finally:
-            for _, _, rest_futures in pending:
-                for f in rest_futures:
-                    f.cancel()
+            for rest_job in pending:
+                rest_job.cancel()
             if self.config.cleanup_connections:
                 PluginManager.cleanup()
 
@@ -394,10 +448,11 @@ class Pipeline:
         # Even one I/O worker is a thread: it is what overlaps with Stage 2.
         return ThreadPoolExecutor(self.config.io_max_workers, thread_name_prefix="meshinsights-io")
 
-    def _cpu_executor(self) -> Executor:
+    def _cpu_executor(self) -> contextlib.AbstractContextManager[Executor | None]:
+        # One CPU worker runs Stage 2 inline in the consumer: no pool, no hand-off.
         workers = self.config.cpu_max_workers
         if workers == 1:
-            return _InlineExecutor()
+            return nullcontext(None)
         return ThreadPoolExecutor(workers, thread_name_prefix="meshinsights-cpu")
 
     def _hook(self) -> Any:
