@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import secrets
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -53,12 +54,20 @@ def _stable_default(value: Any) -> Any:
     return f"<{type(value).__module__}.{type(value).__qualname__}@{id(value):x}>"
 
 
-def config_hash(config: Mapping[str, Any]) -> str:
-    """A stable, non-reversible digest of a connector config.
+#: Secret key of this process's config hashes: without it a digest cannot be
+#: brute-forced back to a short password. Pools live in one process, so digests
+#: need only be stable within it.
+_HASH_KEY = secrets.token_bytes(32)
 
-    Equal configs give equal digests in every process; the digest is keyed
-    BLAKE2b, so it reveals nothing of the secrets that went into it.
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    """A stable (within the process), non-reversible digest of a connector config.
+
+    Equal configs give equal digests; the digest is BLAKE2b keyed with a random
+    per-process key, so it reveals nothing of the secrets that went into it.
     """
     canonical = json.dumps(config, sort_keys=True, default=_stable_default, separators=(",", ":"))
-    digest = hashlib.blake2b(canonical.encode(), digest_size=16, person=b"meshinsights.pk")
+    digest = hashlib.blake2b(
+        canonical.encode(), digest_size=16, key=_HASH_KEY, person=b"meshinsights.pk"
+    )
     return digest.hexdigest()
