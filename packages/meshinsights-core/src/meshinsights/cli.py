@@ -26,14 +26,14 @@ def _fail(message: str) -> NoReturn:
 def _configure(ctx: click.Context) -> None:
     from meshinsights.logs import configure_logging
 
-    configure_logging(ctx.obj["log_level"])
+    configure_logging(ctx.obj["log_level"] or "INFO")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--log-level",
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
-    default="WARNING", show_default=True, help="Logging verbosity.",
+    default=None, help="Logging verbosity (default: the run config's, else INFO).",
 )
 @click.option(
     "--strict", is_flag=True,
@@ -41,20 +41,20 @@ def _configure(ctx: click.Context) -> None:
 )
 @click.version_option(package_name="meshinsights-core", prog_name="meshinsights")
 @click.pass_context
-def main(ctx: click.Context, log_level: str, strict: bool) -> None:
+def main(ctx: click.Context, log_level: str | None, strict: bool) -> None:
     """MeshInsights: batch analytics over fleets of IoT devices."""
     ctx.ensure_object(dict)
-    ctx.obj["log_level"] = log_level.upper()
+    ctx.obj["log_level"] = log_level.upper() if log_level else None
     if strict:
         os.environ["MESHINSIGHTS_STRICT_PLUGINS"] = "1"
 
 
-def _prepare(config: str) -> Any:
+def _prepare(config: str, log_level: str | None = None) -> Any:
     from meshinsights.errors import MeshInsightsError
     from meshinsights.run import prepare_run
 
     try:
-        return prepare_run(config)
+        return prepare_run(config, log_level=log_level)
     except MeshInsightsError as exc:
         _fail(str(exc))
 
@@ -81,38 +81,50 @@ def validate(ctx: click.Context, config: str) -> None:
 
 @main.command()
 @click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--resume", is_flag=True, help="Skip devices an earlier run into the same output dir finished.")
+@click.option("--rerun-failed", is_flag=True, help="Run only the devices that failed last time.")
 @click.pass_context
-def run(ctx: click.Context, config: str) -> None:
+def run(ctx: click.Context, config: str, resume: bool, rerun_failed: bool) -> None:
     """Run the pipeline described by CONFIG over its devices."""
     _configure(ctx)
+    _execute(_prepare(config, ctx.obj["log_level"]), resume=resume, rerun_failed=rerun_failed)
+
+
+def _execute(prepared: Any, *, resume: bool, rerun_failed: bool) -> NoReturn:
+    from meshinsights.errors import MeshInsightsError
     from meshinsights.plugins import get_host
     from meshinsights.progress import LogProgress, RichProgress
-    from meshinsights.run import write_outputs
+    from meshinsights.run import execute
 
-    prepared = _prepare(config)
     host = get_host()
     observer: Any = RichProgress() if sys.stderr.isatty() else LogProgress()
     name = host.register(observer, name="meshinsights-progress")
     try:
-        results = prepared.pipeline.run_producer_consumer(prepared.devices)
+        outcome = execute(prepared, resume=resume, rerun_failed=rerun_failed)
+    except MeshInsightsError as exc:
+        _fail(str(exc))
     finally:
+        if isinstance(observer, RichProgress):
+            observer.progress.stop()
         host.unregister(name)
-    written = write_outputs(prepared, results)
-    _print_summary(results, written)
-    sys.exit(EXIT_DEVICES_FAILED if results.failed_devices else EXIT_OK)
+    _print_outcome(outcome)
+    sys.exit(EXIT_DEVICES_FAILED if outcome.failed else EXIT_OK)
 
 
-def _print_summary(results: Any, written: dict[str, Any]) -> None:
-    summary = results.summary()
+def _print_outcome(outcome: Any) -> None:
+    totals = outcome.totals
+    by_status: dict[str, int] = {}
+    for status in outcome.statuses.values():
+        by_status[status] = by_status.get(status, 0) + 1
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(by_status.items()))
     click.echo(
-        f"run {summary['run_id']}: {summary['devices']} devices, {summary['successful']} ok, "
-        f"{summary['failed']} failed, {summary['skipped']} skipped in {summary['wall_time_s']:.2f} s"
+        f"run {totals.run_id or '-'} ({totals.mode}): processed {totals.processed} devices in "
+        f"{totals.wall_time:.2f} s; all devices: {counts or 'none'}"
     )
-    for device_id in results.failed_devices[:20]:
-        errors = results.device_results[device_id].errors
-        click.echo(f"  failed {device_id}: {errors[0].message if errors else 'unknown error'}")
-    for kind, path in written.items():
-        click.echo(f"  wrote {kind}: {path}")
+    for device_id in outcome.failed[:20]:
+        click.echo(f"  failed {device_id}")
+    for name, path in outcome.written.items():
+        click.echo(f"  wrote {name}: {path}")
 
 
 @main.command()

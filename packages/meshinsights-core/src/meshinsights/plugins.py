@@ -160,8 +160,11 @@ class PluginHost:
                 raise
         except Exception:  # noqa: BLE001 - one broken plugin must not take the host down
             record.error = traceback.format_exc()
-            logger.error("plugin %r (%s %s) failed to load and was skipped:\n%s",
-                         name, distribution, version, record.error)
+            logger.warning(
+                "plugin %r (%s %s) failed to load and was skipped: %s (details: meshinsights plugins)",
+                name, distribution, version, record.error.strip().splitlines()[-1],
+            )
+            logger.debug("plugin %r load traceback:\n%s", name, record.error)
         finally:
             record.load_seconds = time.perf_counter() - started
 

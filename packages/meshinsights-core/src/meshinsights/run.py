@@ -16,7 +16,6 @@ from meshinsights.errors import ConfigError, PluginError
 from meshinsights.pipeline import Pipeline
 from meshinsights.pipeline_config import PipelineConfig
 from meshinsights.plugins import get_registry
-from meshinsights.results import BatchResults
 from meshinsights.solution import Solution, find_processors, find_solution
 
 logger = logging.getLogger(__name__)
@@ -38,8 +37,11 @@ def solution_parameter_keys() -> dict[str, str | None]:
             if isinstance(reg.obj, Solution)}
 
 
-def prepare_run(path: str | Path) -> PreparedRun:
-    """Parse the config and resolve every plugin name it uses; runs nothing."""
+def prepare_run(path: str | Path, *, log_level: str | None = None) -> PreparedRun:
+    """Parse the config and resolve every plugin name it uses; runs nothing.
+
+    ``log_level`` (the CLI's ``--log-level``) overrides the config's.
+    """
     config = load_run_config(path, parameters_keys=solution_parameter_keys())
     section = config.pipeline
     solution = find_solution(section.solution)
@@ -66,12 +68,13 @@ def prepare_run(path: str | Path) -> PreparedRun:
         PipelineConfig(
             pipeline_name=section.name or section.solution,
             stop_on_error=section.stop_on_error,
-            log_level=section.log_level,
+            log_level=log_level or section.log_level,
             batch_size=section.batch_size,
             freeze_normalized_data=section.freeze_normalized_data,
             io_max_workers=section.io_max_workers,
             cpu_max_workers=section.cpu_max_workers,
             queue_size=section.queue_size,
+            retain_normalized_data=False,  # results stream to the ledger batch by batch
         ),
         extra_processors=section.extra_processors,
     )
@@ -92,16 +95,35 @@ def check_connection(prepared: PreparedRun) -> str | None:
         PluginManager.cleanup()
 
 
-def write_outputs(prepared: PreparedRun, results: BatchResults) -> dict[str, Any]:
-    """Write the results table in the configured formats; return what was written."""
-    out_dir = prepared.config.resolve(prepared.config.output.dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    table = results.to_dataframe()
-    written: dict[str, Any] = {}
-    if "csv" in prepared.config.output.formats:
-        table.to_csv(out_dir / "summary.csv", index=False)
-        written["csv"] = str(out_dir / "summary.csv")
-    if "parquet" in prepared.config.output.formats:
-        table.to_parquet(out_dir / "summary.parquet", index=False)
-        written["parquet"] = str(out_dir / "summary.parquet")
-    return written
+def execute(prepared: PreparedRun, *, resume: bool = False, rerun_failed: bool = False) -> RunOutcome:
+    """Run the devices the ledger still needs, then rebuild every output file."""
+    from meshinsights.ledger import Ledger
+    from meshinsights.outputs import finalize_outputs, run_into_ledger
+
+    ledger = Ledger(prepared.config.resolve(prepared.config.output.dir))
+    todo_ids = set(
+        ledger.plan([d.device_id for d in prepared.devices], resume=resume, rerun_failed=rerun_failed)
+    )
+    ledger.clean_temporaries()
+    ledger.out_dir.mkdir(parents=True, exist_ok=True)
+    todo = [d for d in prepared.devices if d.device_id in todo_ids]
+    mode = "resume" if resume else "rerun-failed" if rerun_failed else "fresh"
+    totals = run_into_ledger(prepared.pipeline, todo, ledger, mode)
+    written = finalize_outputs(prepared, ledger, totals, prepared.solution.report_builder)
+    wanted = {d.device_id for d in prepared.devices}
+    statuses = {k: v for k, v in ledger.statuses().items() if k in wanted}
+    return RunOutcome(totals=totals, statuses=statuses, written=written, out_dir=ledger.out_dir)
+
+
+@attrs.frozen
+class RunOutcome:
+    """What a CLI run did: this invocation's totals and every device's recorded status."""
+
+    totals: Any
+    statuses: dict[str, str]
+    written: dict[str, str]
+    out_dir: Path
+
+    @property
+    def failed(self) -> list[str]:
+        return sorted(d for d, status in self.statuses.items() if status == "failed")

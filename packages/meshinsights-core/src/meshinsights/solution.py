@@ -41,6 +41,8 @@ class Solution:
     parameters_key: str | None = None
     default_parameters: Mapping[str, Any] = attrs.field(factory=dict)
     validate_parameters: Callable[[Mapping[str, Any]], Any] | None = None
+    #: Builds ``report.html`` (``meshinsights.outputs.ReportBuilder``); None: the generic report.
+    report_builder: Callable[..., str] | None = None
     description: str = ""
 
     def device_parameters(
