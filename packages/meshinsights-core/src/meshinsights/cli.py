@@ -128,6 +128,41 @@ def _print_outcome(outcome: Any) -> None:
 
 
 @main.command()
+@click.option("--devices", "n_devices", type=click.IntRange(min=1), default=50, show_default=True,
+              help="How many demo devices to generate.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="meshinsights-demo",
+              show_default=True, help="Folder for the data, the run config and the results.")
+@click.option("--solution", default="hvac-power", show_default=True, help="Solution whose demo to run.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Seed of the generated fleet.")
+@click.pass_context
+def demo(ctx: click.Context, n_devices: int, out_dir: str, solution: str, seed: int) -> None:
+    """Generate a demo fleet, write a run config for it, and run it.
+
+    Writes OUT/data/ (the fleet), OUT/demo.toml (a run config to edit and pass
+    to `meshinsights run`) and the results under OUT/results/.
+    """
+    _configure(ctx)
+    from pathlib import Path
+
+    from meshinsights.errors import MeshInsightsError
+    from meshinsights.solution import find_solution
+
+    try:
+        found = find_solution(solution)
+    except MeshInsightsError as exc:
+        _fail(f"{exc}; the HVAC demo needs: pip install meshinsights-hvac meshinsights-connector-file")
+    if found.demo is None:
+        _fail(f"solution {solution!r} has no demo")
+    target = Path(out_dir)
+    if (target / "results" / "ledger").exists():
+        _fail(f"{target} already holds a demo run; remove it or choose another --out")
+    click.echo(f"generating {n_devices} demo devices into {target / 'data'} ...", err=True)
+    config_path = found.demo(target, n_devices, seed)
+    click.echo(f"wrote run config {config_path}", err=True)
+    _execute(_prepare(str(config_path), ctx.obj["log_level"]), resume=False, rerun_failed=False)
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the load report as JSON.")
 def plugins(as_json: bool) -> None:
     """List plugins: distribution, version, what they registered, load time, errors."""

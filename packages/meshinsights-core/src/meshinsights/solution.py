@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -43,6 +44,9 @@ class Solution:
     validate_parameters: Callable[[Mapping[str, Any]], Any] | None = None
     #: Builds ``report.html`` (``meshinsights.outputs.ReportBuilder``); None: the generic report.
     report_builder: Callable[..., str] | None = None
+    #: ``demo(out_dir, n_devices, seed) -> config path``: writes demo data and a run
+    #: config that reads it (``meshinsights demo``); None when the solution has no demo.
+    demo: Callable[[Path, int, int], Path] | None = None
     description: str = ""
 
     def device_parameters(
