@@ -1,34 +1,66 @@
 """Logging with the device id on every record of device work.
 
-The pipeline sets the current device in a context variable around each
-device's work; :class:`DeviceContextFilter` copies it onto records, including
-those of user code that logs through its own loggers, when installed on a
-handler (``meshinsights`` CLI does so). The pipeline's own records always
-carry ``device_id`` through ``extra``.
+The pipeline marks each device's work with :func:`device_context`. While it
+is active, every ``LogRecord`` created in that thread, by MeshInsights or by
+user code logging through its own loggers, carries ``record.device_id``: the
+first device context installs a record factory that chains to the one before
+it. :class:`DeviceContextFilter` gives records outside device work
+``device_id = "-"`` so that formats using ``%(device_id)s`` never fail
+(:func:`configure_logging` installs it).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 current_device_id: ContextVar[str | None] = ContextVar("meshinsights_device_id", default=None)
 
 
+_factory_lock = threading.Lock()
+_factory_installed = False
+
+
+def install_record_factory() -> None:
+    """Stamp ``device_id`` on records made during device work (idempotent).
+
+    A record factory reaches every record, whichever logger or handler it
+    goes through (a filter on one logger or handler would not). Records made
+    outside device work are left as they are.
+    """
+    global _factory_installed
+    if _factory_installed:
+        return
+    with _factory_lock:
+        if _factory_installed:
+            return
+        previous = logging.getLogRecordFactory()
+
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = previous(*args, **kwargs)
+            device_id = current_device_id.get()
+            if device_id is not None:
+                record.device_id = device_id
+            return record
+
+        logging.setLogRecordFactory(factory)
+        _factory_installed = True
+
+
 @contextmanager
-def device_context(device_id: str) -> Iterator[None]:
-    """Mark the code inside as work on ``device_id`` (for log records)."""
+def device_context(device_id: str | None) -> Iterator[None]:
+    """Mark the code inside as work on ``device_id``: its log records carry it."""
+    if not _factory_installed:
+        install_record_factory()
     token = current_device_id.set(device_id)
     try:
         yield
     finally:
         current_device_id.reset(token)
-
-
-def device_extra(device_id: str | None) -> dict[str, str | None]:
-    return {"device_id": device_id}
 
 
 class DeviceContextFilter(logging.Filter):

@@ -28,7 +28,7 @@ from meshinsights.data_object import PipelineDataObject
 from meshinsights.data_source import DataSource
 from meshinsights.device import DeviceUnit
 from meshinsights.errors import ProcessorError
-from meshinsights.logs import device_context, device_extra
+from meshinsights.logs import device_context
 from meshinsights.messages import Message
 from meshinsights.normalizer import DataNormalizer
 from meshinsights.pipeline_config import PipelineConfig
@@ -210,10 +210,7 @@ class Pipeline:
     def _io_error(self, out: DeviceIO, component: str, exc: BaseException) -> None:
         message = f"device {out.device_id!r}: io stage, {component}: {_cause(exc)}"
         out.errors.append(Message(message=message, stage="io", component=component))
-        logger.error(
-            "%s", message, exc_info=logger.isEnabledFor(logging.DEBUG),
-            extra=device_extra(out.device_id),
-        )
+        logger.error("%s", message, exc_info=logger.isEnabledFor(logging.DEBUG))
 
     def _collect_io(self, batch_index: int, fetched: Sequence[DeviceIO]) -> IOBatch:
         batch = IOBatch(batch_index=batch_index)
@@ -267,10 +264,8 @@ class Pipeline:
                 data_object = self._new_data_object(device)
             except Exception as exc:  # noqa: BLE001
                 data_object = PipelineDataObject(self.config.pipeline_name, {"device_id": device_id})
-                data_object.add_error(
-                    f"device {device_id!r}: cpu stage, data_object_factory: {_cause(exc)}",
-                    stage="cpu", component="data_object_factory",
-                )
+                self._cpu_error(data_object, "data_object_factory", exc)
+                data_object.timings["cpu_total"] = time.perf_counter() - started
                 return data_object
             metadata = io_batch.device_metadata.get(device_id, {})
             data_object.data_sources.update(metadata.get("sources", {}))
@@ -292,10 +287,7 @@ class Pipeline:
         try:
             processors = self.processor_factory(device)
         except Exception as exc:  # noqa: BLE001
-            data_object.add_error(
-                f"device {device.device_id!r}: cpu stage, processor_factory: {_cause(exc)}",
-                stage="cpu", component="processor_factory",
-            )
+            self._cpu_error(data_object, "processor_factory", exc)
             return
         for processor in processors:
             try:
@@ -304,11 +296,13 @@ class Pipeline:
                 return  # recorded by the processor itself
             except Exception as exc:  # noqa: BLE001 - a callable that is not a Processor
                 name = getattr(processor, "name", type(processor).__name__)
-                data_object.add_error(
-                    f"device {device.device_id!r}: cpu stage, processor {name}: {_cause(exc)}",
-                    stage="cpu", component=str(name),
-                )
+                self._cpu_error(data_object, f"processor {name}", exc)
                 return
+
+    def _cpu_error(self, data_object: PipelineDataObject, component: str, exc: BaseException) -> None:
+        message = f"device {data_object.device_id!r}: cpu stage, {component}: {_cause(exc)}"
+        data_object.add_error(message, stage="cpu", component=component)
+        logger.error("%s", message, exc_info=logger.isEnabledFor(logging.DEBUG))
 
     def stage2_cpu_operations(
         self, io_batch: IOBatch, devices: Sequence[DeviceUnit]

@@ -9,7 +9,7 @@ from typing import ClassVar
 
 from meshinsights.data_object import PipelineDataObject
 from meshinsights.errors import ProcessorError, SkipProcessor
-from meshinsights.logs import device_extra
+from meshinsights.logs import current_device_id, device_context
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,12 @@ class Processor(ABC):
 
     def __call__(self, data_object: PipelineDataObject) -> PipelineDataObject:
         device_id = data_object.device_id
-        extra = device_extra(device_id)
+        if current_device_id.get() != device_id:  # called outside the pipeline
+            with device_context(device_id):
+                return self._run(data_object, device_id)
+        return self._run(data_object, device_id)
+
+    def _run(self, data_object: PipelineDataObject, device_id: str | None) -> PipelineDataObject:
         started = time.perf_counter()
         try:
             self.register_output_schemas(data_object)
@@ -62,19 +67,19 @@ class Processor(ABC):
             self.validate_output(data_object)
         except SkipProcessor as skip:
             data_object.add_warning(f"{self.name} skipped: {skip}", stage="cpu", component=self.name)
-            logger.info("%s skipped: %s", self.name, skip, extra=extra)
+            logger.info("%s skipped: %s", self.name, skip)
         except Exception as exc:
             message = (
                 f"device {device_id!r}: cpu stage, processor {self.name}: "
                 f"{type(exc).__name__}: {exc}"
             )
             data_object.add_error(message, stage="cpu", component=self.name)
-            logger.error("%s", message, exc_info=logger.isEnabledFor(logging.DEBUG), extra=extra)
+            logger.error("%s", message, exc_info=logger.isEnabledFor(logging.DEBUG))
             if not self.continue_on_error:
                 raise ProcessorError(message) from exc
         finally:
             elapsed = time.perf_counter() - started
             data_object.timings[self.name] = elapsed
             if logger.isEnabledFor(logging.DEBUG):
-                logger.debug("%s finished in %.6f s", self.name, elapsed, extra=extra)
+                logger.debug("%s finished in %.6f s", self.name, elapsed)
         return data_object
