@@ -122,8 +122,11 @@ def _simulate(device: _Device, days: int, seed: int) -> tuple[pd.DataFrame, list
     level = np.zeros(len(_NAMES))
     for name in ("cool1", "heat1"):
         level[_CODE[name]] = first_level[name]
-        ratio = 0.85 if device.fault == "stage_power_inverted" else rng.uniform(1.3, 1.6)
-        level[_CODE[name[:-1] + "2"]] = first_level[name] * ratio
+        second = name[:-1] + "2"
+        ratio = rng.uniform(1.3, 1.6)
+        if device.fault == "stage_power_inverted" and device.target == second:
+            ratio = 0.85
+        level[_CODE[second]] = first_level[name] * ratio
     ramp = (rng.uniform(0.5, 0.7), rng.uniform(0.8, 0.95))
     lag = int(rng.integers(0, 2))
 
@@ -228,7 +231,9 @@ def generate_fleet_frames(
     if n_devices < 1 or days < 1:
         raise ValueError("n_devices and days must be at least 1")
     t0 = pd.Timestamp(start).tz_localize("UTC").as_unit("us")
-    parts, devices, truth = [], [], []
+    columns: dict[str, list[np.ndarray]] = {k: [] for k in ("location_id", "control_id",
+                                                             "minute", "power_w", "stage")}
+    devices, truth = [], []
     code_names = np.array([THERMOSTAT_CODE[n] for n in _NAMES], dtype=object)
     for device in _plan(n_devices, seed):
         rows, seen = _simulate(device, days, seed)
@@ -236,13 +241,11 @@ def generate_fleet_frames(
         control = str(FIRST_CONTROL + device.index)
         device_id = control
         n = len(rows)
-        parts.append(pd.DataFrame({
-            "location_id": np.full(n, location, dtype=object),
-            "control_id": np.full(n, control, dtype=object),
-            "timestamp": t0 + pd.to_timedelta(rows["minute"].to_numpy(), unit="min"),
-            "power_w": np.round(rows["power_kw"].to_numpy() * 1000.0, 1),
-            "stage": code_names[rows["code"].to_numpy()],
-        }))
+        columns["location_id"].append(np.full(n, location, dtype=object))
+        columns["control_id"].append(np.full(n, control, dtype=object))
+        columns["minute"].append(rows["minute"].to_numpy())
+        columns["power_w"].append(np.round(rows["power_kw"].to_numpy() * 1000.0, 1))
+        columns["stage"].append(code_names[rows["code"].to_numpy()])
         devices.append({
             "device_id": device_id, "location_id": location, "control_id": control,
             "start_date": start.isoformat(),
@@ -254,9 +257,15 @@ def generate_fleet_frames(
         elif device.fault is not None:
             truth.append({"device_id": device_id, "stage": device.target,
                           "issue_code": device.fault})
-    power = pd.concat(parts, ignore_index=True)
-    for column in ("location_id", "control_id", "stage"):
-        power[column] = power[column].astype("str")
+    # One contiguous array per column: filtering a frame of many small chunks is slow.
+    joined = {k: np.concatenate(v) for k, v in columns.items()}
+    power = pd.DataFrame({
+        "location_id": pd.array(joined["location_id"], dtype="str"),
+        "control_id": pd.array(joined["control_id"], dtype="str"),
+        "timestamp": t0 + pd.to_timedelta(joined["minute"], unit="min"),
+        "power_w": joined["power_w"],
+        "stage": pd.array(joined["stage"], dtype="str"),
+    })
     return Fleet(
         power=power,
         devices=pd.DataFrame(devices, columns=["device_id", "location_id", "control_id",

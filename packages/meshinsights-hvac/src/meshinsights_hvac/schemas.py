@@ -40,8 +40,21 @@ def utc_datetime() -> pa.Check:
     return pa.Check(_is_utc, name=_UTC_CHECK_NAME, error="must be a tz-aware UTC datetime")
 
 
-def _values(series: pd.Series) -> Any:
-    return series.to_numpy() if series.dtype.kind in "fiub" else series
+def _has_missing(series: pd.Series) -> bool:
+    """Any missing value, without building a boolean Series where the storage tells."""
+    dtype = series.dtype
+    if isinstance(dtype, np.dtype):
+        if dtype.kind == "f":
+            return bool(np.isnan(series.to_numpy()).any())
+        if dtype.kind in "iub":
+            return False
+    if isinstance(dtype, pd.CategoricalDtype):
+        return bool((np.asarray(series.cat.codes) < 0).any())
+    array = series.array
+    arrow = getattr(array, "_pa_array", None)
+    if arrow is not None:
+        return bool(arrow.null_count)
+    return bool(series.isna().any())
 
 
 def _check_ok(check: pa.Check, series: pd.Series) -> bool | None:
@@ -50,19 +63,38 @@ def _check_ok(check: pa.Check, series: pd.Series) -> bool | None:
     if name == _UTC_CHECK_NAME:
         return _is_utc(series)
     stats = check.statistics or {}
-    present = series[series.notna()] if series.hasnans else series
-    values = _values(present)
-    if name == "greater_than_or_equal_to":
-        return bool(np.all(values >= stats["min_value"]))
-    if name == "less_than_or_equal_to":
-        return bool(np.all(values <= stats["max_value"]))
-    if name == "greater_than":
-        return bool(np.all(values > stats["min_value"]))
-    if name == "less_than":
-        return bool(np.all(values < stats["max_value"]))
     if name == "isin":
+        present = series[series.notna()]
         return bool(present.isin(list(stats["allowed_values"])).all())
+    if not (isinstance(series.dtype, np.dtype) and series.dtype.kind in "fiu"):
+        return None
+    values = series.to_numpy()  # NaN compares False both ways: missing values pass
+    if name == "greater_than_or_equal_to":
+        return not bool(np.any(values < stats["min_value"]))
+    if name == "less_than_or_equal_to":
+        return not bool(np.any(values > stats["max_value"]))
+    if name == "greater_than":
+        return not bool(np.any(values <= stats["min_value"]))
+    if name == "less_than":
+        return not bool(np.any(values >= stats["max_value"]))
     return None
+
+
+_DTYPE_VERDICTS: dict[tuple[int, Any], bool] = {}
+
+
+def _dtype_ok(expected: Any, actual: Any) -> bool:
+    """pandera's own dtype check, remembered per (schema dtype, frame dtype)."""
+    key = (id(expected), actual)
+    verdict = _DTYPE_VERDICTS.get(key)
+    if verdict is None:
+        try:
+            verdict = bool(expected.check(pandas_engine.Engine.dtype(actual)))
+        except (TypeError, ValueError):
+            verdict = False
+        if len(_DTYPE_VERDICTS) < 4096:
+            _DTYPE_VERDICTS[key] = verdict
+    return verdict
 
 
 class FastSchema(pa.DataFrameSchema):  # type: ignore[misc]
@@ -96,13 +128,9 @@ class FastSchema(pa.DataFrameSchema):  # type: ignore[misc]
 
     @staticmethod
     def _column_passes(column: Any, series: pd.Series) -> bool:
-        if column.dtype is not None:
-            try:
-                if not column.dtype.check(pandas_engine.Engine.dtype(series.dtype)):
-                    return False
-            except (TypeError, ValueError):
-                return False
-        if not column.nullable and series.hasnans:
+        if column.dtype is not None and not _dtype_ok(column.dtype, series.dtype):
+            return False
+        if not column.nullable and _has_missing(series):
             return False
         if column.unique and not series.is_unique:
             return False

@@ -14,6 +14,7 @@ import pandas as pd
 from meshinsights_hvac.algorithms.stages import SECOND_STAGES, STAGE_NAMES, stage_codes
 from meshinsights_hvac.algorithms.timeutil import NS_PER_S, ts_ns
 from meshinsights_hvac.params import STAGES, HVACParams
+from meshinsights_hvac.schemas import REJECT_REASONS, VARIANCE_CLASSES
 
 INSUFFICIENT_CYCLES = "insufficient_cycles"
 NO_POWER_WHEN_CALLED = "no_power_when_called"
@@ -40,7 +41,7 @@ def _by_class(table: Any, column: str) -> np.ndarray:
     """Stage codes whose class column is ``unstable``."""
     if not isinstance(table, pd.DataFrame) or table.empty:
         return np.zeros(0, dtype=np.int8)
-    unstable = (table[column].astype(object) == "unstable").to_numpy(dtype=bool)
+    unstable = np.asarray(table[column].cat.codes) == VARIANCE_CLASSES.index("unstable")
     return stage_codes(table["stage"])[unstable]
 
 
@@ -62,7 +63,7 @@ def detect_issues(
         weak = ~sufficiency["sufficient"].to_numpy(dtype=bool)
         _flag(found, stage_codes(sufficiency["stage"])[weak], INSUFFICIENT_CYCLES)
 
-    no_power = (summary["reject_reason"].astype(object) == "no_power").to_numpy(dtype=bool)
+    no_power = np.asarray(summary["reject_reason"].cat.codes) == REJECT_REASONS.index("no_power")
     n_no_power = np.bincount(codes[no_power], minlength=_SIZE)
     _flag(found, np.flatnonzero(n_no_power >= params.no_power_min_cycles), NO_POWER_WHEN_CALLED)
 

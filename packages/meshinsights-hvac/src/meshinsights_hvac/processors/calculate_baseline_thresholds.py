@@ -18,6 +18,9 @@ from meshinsights_hvac.processors.base import HVACProcessor, require_frame
 from meshinsights_hvac.schemas import THRESHOLDS_SCHEMA
 
 
+_VALUES = ("baseline_kw", "mad_kw", "band_kw", "lower_kw", "upper_kw", "n_cycles_used")
+
+
 class CalculateBaselinePowerThresholds(HVACProcessor):
     """Baseline = median of non-outlier cycle medians; band = max(3 sigma_MAD, 15 %, 0.1 kW).
 
@@ -35,16 +38,10 @@ class CalculateBaselinePowerThresholds(HVACProcessor):
         summary = require_frame(data_object, Keys.ARTIFACT_CYCLE_SUMMARY, self.name)
         medians = data_object.get_artifact(Keys.ARTIFACT_CYCLE_MEDIANS)
         table = self._thresholds(medians)
+        columns = {k: table[k].to_numpy().tolist() for k in _VALUES}
         thresholds: dict[str, dict[str, Any]] = {
-            str(row["stage"]): {
-                "baseline_kw": float(row["baseline_kw"]),
-                "mad_kw": float(row["mad_kw"]),
-                "band_kw": float(row["band_kw"]),
-                "lower_kw": float(row["lower_kw"]),
-                "upper_kw": float(row["upper_kw"]),
-                "n_cycles_used": int(row["n_cycles_used"]),
-            }
-            for row in table.to_dict("records")
+            stage: {k: columns[k][i] for k in _VALUES}
+            for i, stage in enumerate(table["stage"].astype(str).tolist())
         }
         data = data_object.get_dataset(Keys.DATASET_POWER)
         days = days_of_data(len(data), sampling_interval_ns(ts_ns(data["timestamp"])))

@@ -1,0 +1,82 @@
+"""HVAC chain throughput: the six processors on one device-month of 1-minute data.
+
+Prints, from one run: rows per second of the chain (artifact schema
+validation included) and its ratio to one ``groupby("stage")["power_kw"].median()``
+over the same frame, and time per row for one week against twelve months.
+
+    python benchmarks/bench_hvac.py          # full
+    python benchmarks/bench_hvac.py --quick  # CI: proves it runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import pandas as pd
+from meshinsights import DeviceUnit
+from meshinsights_hvac.demo import generate_fleet_frames
+from meshinsights_hvac.factories import create_hvac_data_object, create_hvac_processors
+from meshinsights_hvac.normalizers import PowerDataNormalizer
+
+
+def normalized_device(days: int, seed: int = 3) -> pd.DataFrame:
+    """One clean two-stage device's normalized ``hvac_power`` dataset."""
+    fleet = generate_fleet_frames(n_devices=1, days=days, seed=seed)
+    return PowerDataNormalizer().normalize(fleet.power, {})
+
+
+def run_chain(data: pd.DataFrame) -> object:
+    device = DeviceUnit("bench", {})
+    data_object = create_hvac_data_object("bench", "bench", {})
+    data_object.load_normalized_data({"hvac_power": data}, freeze=True)
+    for processor in create_hvac_processors(device):
+        processor(data_object)
+    if data_object.errors or any(w.component == "schema" for w in data_object.warnings):
+        raise SystemExit(f"chain failed: {data_object.errors or data_object.warnings}")
+    return data_object
+
+
+def best_of(func: Callable[[], object], repeat: int) -> float:
+    func()
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - started)
+    return min(times) if len(times) < 5 else statistics.median(sorted(times)[: len(times) // 2 + 1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="few repeats, short year (CI)")
+    args = parser.parse_args()
+    repeat = 3 if args.quick else 30
+
+    month = normalized_device(30)
+    summary = run_chain(month).get_artifact("cycles/summary")  # type: ignore[attr-defined]
+    chain_s = best_of(lambda: run_chain(month), repeat)
+    groupby_s = best_of(lambda: month.groupby("stage", observed=True)["power_kw"].median(), repeat)
+    rows = len(month)
+    print(f"device-month: {rows} rows, {len(summary)} cycles")
+    print(f"six-processor chain: {chain_s * 1e3:.2f} ms = {rows / chain_s / 1e6:.2f} M rows/s "
+          "(target >= 1.5)")
+    print(f"groupby('stage')['power_kw'].median(): {groupby_s * 1e3:.3f} ms")
+    print(f"chain / groupby-median: {chain_s / groupby_s:.1f}x (target <= 20)")
+
+    week = normalized_device(7)
+    year = normalized_device(60 if args.quick else 365)
+    week_s = best_of(lambda: run_chain(week), repeat)
+    year_s = best_of(lambda: run_chain(year), max(3, repeat // 10))
+    per_week = week_s / len(week)
+    per_year = year_s / len(year)
+    print(f"1 week: {len(week)} rows, {per_week * 1e9:.0f} ns/row; "
+          f"{'60 days' if args.quick else '12 months'}: {len(year)} rows, {per_year * 1e9:.0f} ns/row")
+    print(f"time per row, week / year: {per_week / per_year:.2f}x (target <= 1.3)")
+    print("reproduce: python benchmarks/bench_hvac.py" + (" --quick" if args.quick else ""))
+
+
+if __name__ == "__main__":
+    main()
