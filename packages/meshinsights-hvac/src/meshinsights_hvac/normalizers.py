@@ -288,9 +288,9 @@ class PowerDataNormalizer(DataNormalizer):
         check = ~ignore
         valid = np.isin(numbers, (0.0, 1.0, 2.0))
         if (check & ~valid).any():
-            bad = pd.unique(numbers[check & ~valid])[:5]
+            bad = ", ".join(f"{b:g}" for b in pd.unique(numbers[check & ~valid])[:5])
             raise NormalizationError(
-                f"column {name!r}: unknown numeric stage code(s) {', '.join(map(repr, bad))} "
+                f"column {name!r}: unknown numeric stage code(s) {bad} "
                 "(expected 0, 1 or 2)"
             )
         base = self._mode_base(data, name, check & (numbers > 0))
