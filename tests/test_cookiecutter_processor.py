@@ -59,14 +59,22 @@ def _run(*args: str, cwd: Path | None = None, timeout: float = 180) -> subproces
     )
 
 
+def _cookiecutter_config(directory: Path) -> Path:
+    """A cookiecutter config keeping its replay files and clones in ``directory``, not in the home."""
+    config = directory / ".cookiecutterrc"
+    config.write_text(
+        f"replay_dir: {json.dumps(str(directory / '.replay'))}\n"
+        f"cookiecutters_dir: {json.dumps(str(directory / '.cookiecutters'))}\n"
+    )
+    return config
+
+
 def _bake(output_dir: Path, **answers: str) -> Path:
-    """Bake with cookiecutter's API, keeping its replay file out of the real home."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HOME", str(output_dir))
-        return Path(cookiecutter(
-            str(TEMPLATE), no_input=True, extra_context=answers, output_dir=str(output_dir),
-            default_config=True,
-        ))
+    """Bake with cookiecutter's Python API, answering from ``answers`` and the defaults."""
+    return Path(cookiecutter(
+        str(TEMPLATE), no_input=True, extra_context=answers, output_dir=str(output_dir),
+        config_file=str(_cookiecutter_config(output_dir)),
+    ))
 
 
 @pytest.fixture(scope="module")
@@ -244,7 +252,7 @@ def test_invalid_names_are_rejected_with_a_clear_message(
 
 
 def test_new_processor_bakes_from_the_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("COOKIECUTTER_CONFIG", str(_cookiecutter_config(tmp_path)))
     assert template_dir() == TEMPLATE
     project = new_processor(tmp_path / "out", "occupancy", no_input=True,
                             extra_context={"author_name": "Grace"})
