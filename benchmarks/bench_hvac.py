@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 
 import pandas as pd
+
 from meshinsights import DeviceUnit
 from meshinsights_hvac.demo import generate_fleet_frames
 from meshinsights_hvac.factories import create_hvac_data_object, create_hvac_processors

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from meshinsights.plugins import PluginHost
-from meshinsights.testing import isolated_host
 
 import meshinsights_hvac.plugin as hvac_plugin
+from meshinsights.plugins import PluginHost
+from meshinsights.testing import isolated_host
 from meshinsights_hvac.data_object import HVACPipelineDataObject
 from meshinsights_hvac.demo import Fleet, generate_fleet_frames
 

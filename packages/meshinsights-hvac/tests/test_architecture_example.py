@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from meshinsights import DeviceUnit, Pipeline, PipelineConfig
-from meshinsights.testing import isolated_host
 
 import meshinsights_hvac.plugin as hvac_plugin
+from meshinsights import DeviceUnit, Pipeline, PipelineConfig
+from meshinsights.testing import isolated_host
 from meshinsights_hvac import (
     HVACPipelineDataObject,
     HVACResultsAdapter,

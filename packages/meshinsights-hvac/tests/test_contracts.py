@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from hvac_test_helpers import data_object_for
+
 from meshinsights import DeviceUnit, PipelineDataObject, Processor
 from meshinsights.testing import ProcessorContract
-
 from meshinsights_hvac.demo import Fleet
 from meshinsights_hvac.factories import create_hvac_processors
 from meshinsights_hvac.normalizers import PowerDataNormalizer
 from meshinsights_hvac.processors import PROCESSOR_CLASSES
-
-from hvac_test_helpers import data_object_for  # noqa: I001
 
 
 @pytest.fixture(params=range(len(PROCESSOR_CLASSES)),

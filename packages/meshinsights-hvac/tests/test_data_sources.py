@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
+import meshinsights_hvac.plugin as hvac_plugin
 from meshinsights import DeviceUnit
 from meshinsights.plugins import PluginHost
 from meshinsights.testing import INJECTION_PAYLOADS, isolated_host
-
-import meshinsights_hvac.plugin as hvac_plugin
 from meshinsights_hvac.data_sources import PowerDataRetrieval, device_window
 from meshinsights_hvac.demo import generate_fleet, generate_fleet_frames
 from meshinsights_hvac.factories import create_hvac_data_sources, create_hvac_normalizers
@@ -25,7 +25,7 @@ def source(plugin: str, **kw: object) -> PowerDataRetrieval:
 
 
 def test_window_is_whole_days_in_utc_or_local() -> None:
-    assert (START, END) == (pd.Timestamp("2025-02-05", tz="UTC"), pd.Timestamp("2025-02-07", tz="UTC"))
+    assert (pd.Timestamp("2025-02-05", tz="UTC"), pd.Timestamp("2025-02-07", tz="UTC")) == (START, END)
     start, end = device_window("2025-07-01", "2025-07-01", "America/New_York")
     assert (start, end) == (pd.Timestamp("2025-07-01 04:00", tz="UTC"),
                             pd.Timestamp("2025-07-02 04:00", tz="UTC"))
@@ -74,7 +74,7 @@ def test_configured_names_and_identifier_check() -> None:
     custom = PowerSource(table="rtu", timestamp="ts", power="PowerKW")
     s = PowerDataRetrieval("1", "2", START, END, {"plugin": "file"}, source=custom)
     assert '"ts" >= $start' in s.build_query() and 'FROM "rtu"' in s.build_query()
-    with pytest.raises(ValueError, match="hvac.source.table"):
+    with pytest.raises(ValueError, match=r"hvac\.source\.table"):
         PowerSource(table='power"; DROP TABLE x; --')
 
 
@@ -83,7 +83,7 @@ def test_factory_errors_name_the_device() -> None:
         create_hvac_data_sources(DeviceUnit("d1", {"location_id": "1", "control_id": "2",
                                                    "start_date": "2025-01-01",
                                                    "end_date": "2025-01-02"}))
-    with pytest.raises(ValueError, match="device 'd1': parameter 'location_id' is required"):
+    with pytest.raises(ValueError, match=r"device 'd1': parameter 'location_id' is required"):
         create_hvac_data_sources(DeviceUnit("d1", {"connection": {"plugin": "memory"},
                                                    "start_date": "2025-01-01",
                                                    "end_date": "2025-01-02"}))

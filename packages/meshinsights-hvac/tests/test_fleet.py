@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 
 import pandas as pd
+
 from meshinsights import DeviceUnit, Pipeline, PipelineConfig
 from meshinsights.plugins import PluginHost
-
 from meshinsights_hvac.demo import FAULTS, generate_fleet_frames
 from meshinsights_hvac.factories import (
     create_hvac_data_object,

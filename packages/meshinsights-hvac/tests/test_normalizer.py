@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from hvac_test_helpers import T0
-from meshinsights.errors import NormalizationError
 
+from meshinsights.errors import NormalizationError
 from meshinsights_hvac.normalizers import PowerDataNormalizer
 from meshinsights_hvac.params import HVACParams
 from meshinsights_hvac.schemas import HVAC_POWER_SCHEMA

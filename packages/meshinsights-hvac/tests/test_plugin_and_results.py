@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from meshinsights import DeviceUnit, Pipeline, PipelineConfig, Solution
 from meshinsights.plugins import PluginHost, get_registry
-
 from meshinsights_hvac.demo import generate_fleet_frames
 from meshinsights_hvac.factories import (
     create_hvac_data_object,
@@ -32,7 +32,7 @@ def test_solution_and_processors_are_registered(hvac_host: PluginHost) -> None:
     assert {c.__name__ for c in PROCESSOR_CLASSES} <= set(registry.processors)
     assert solution.validate_parameters is not None
     solution.validate_parameters({"min_cycle_minutes": 6})
-    with pytest.raises(HVACParamsError, match="hvac.min_cycle_minutes: must be >= 0"):
+    with pytest.raises(HVACParamsError, match=r"hvac\.min_cycle_minutes: must be >= 0"):
         solution.validate_parameters({"min_cycle_minutes": -6})
     for factory in (create_hvac_data_sources, create_hvac_normalizers, create_hvac_processors,
                     create_hvac_data_object, HVACResultsAdapter):
@@ -54,7 +54,7 @@ def test_from_solution_with_device_overrides_and_outputs(hvac_host: PluginHost,
     results = pipeline.run_batch(devices)
     table = HVACResultsAdapter().to_dataframe(results)
     assert list(table.columns) == list(COLUMNS)
-    by_device = {d: g for d, g in table.groupby("device_id")}
+    by_device = dict(iter(table.groupby("device_id")))
     first = by_device[rows[0]["device_id"]]
     assert set(first["status"]) == {"insufficient_data"}
     assert set(first["issues"]) == {"insufficient_cycles"}

@@ -207,10 +207,9 @@ def test_short_cycling_by_calls_per_clock_hour() -> None:
 
 def test_short_cycling_by_short_cycles_per_day() -> None:
     # 11 restarts after 2 minutes off within one day of data -> more than 10 per day
-    spec = _calls("Y1", 12, 10, 2)
-    spec += [(r(144, 1439), "OFF", 0.0)]
+    spec = [*_calls("Y1", 12, 10, 2), (r(144, 1439), "OFF", 0.0)]
     assert issues_of(spec)["cool1"] == ["short_cycling"]
-    spec10 = _calls("Y1", 11, 10, 2) + [(r(132, 1439), "OFF", 0.0)]
+    spec10 = [*_calls("Y1", 11, 10, 2), (r(132, 1439), "OFF", 0.0)]
     assert issues_of(spec10)["cool1"] == []
 
 
@@ -247,6 +246,6 @@ def test_bad_dataset_is_a_clear_processor_error() -> None:
     dobj = data_object_for(broken)
     from meshinsights.errors import ProcessorError
 
-    with pytest.raises(ProcessorError, match="not consecutive|interrupted"):
+    with pytest.raises(ProcessorError, match=r"not consecutive|interrupted"):
         FilterValidCycles(LOW)(dobj)
     assert "FilterValidCycles" in dobj.errors[0].message

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
+
 from meshinsights.data_object import PipelineDataObject
 
 STATUS_OK = "ok"

@@ -12,10 +12,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
+
 from meshinsights.connectors import QueryParameters
 from meshinsights.data_source import DataSource
 from meshinsights.redaction import config_hash
-
 from meshinsights_hvac.params import PowerSource
 
 SITESAGE_PATH = "/v1/locations/{location_id}/controls/{control_id}/power"

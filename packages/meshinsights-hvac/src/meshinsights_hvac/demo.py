@@ -233,7 +233,8 @@ def generate_fleet_frames(
     t0 = pd.Timestamp(start).tz_localize("UTC").as_unit("us")
     columns: dict[str, list[np.ndarray]] = {k: [] for k in ("location_id", "control_id",
                                                              "minute", "power_w", "stage")}
-    devices, truth = [], []
+    devices: list[dict[str, str]] = []
+    truth: list[dict[str, str | None]] = []
     code_names = np.array([THERMOSTAT_CODE[n] for n in _NAMES], dtype=object)
     for device in _plan(n_devices, seed):
         rows, seen = _simulate(device, days, seed)

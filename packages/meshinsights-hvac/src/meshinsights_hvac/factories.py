@@ -16,7 +16,6 @@ from meshinsights.data_source import DataSource
 from meshinsights.device import DeviceUnit
 from meshinsights.normalizer import DataNormalizer
 from meshinsights.processor import Processor
-
 from meshinsights_hvac.data_object import HVACPipelineDataObject
 from meshinsights_hvac.data_sources import PowerDataRetrieval, device_window
 from meshinsights_hvac.normalizers import PowerDataNormalizer
@@ -97,7 +96,7 @@ def create_hvac_processors(device: DeviceUnit) -> list[Processor]:
         window = tuple(t.to_pydatetime() for t in _window(device))
     return [
         FilterValidCycles(params),
-        CheckSufficientCycles(params, window=window),  # type: ignore[arg-type]
+        CheckSufficientCycles(params, window=window),
         ClassifyPowerVarianceFilteredData(params),
         CurateCycleMediansPerStage(params),
         ClassifyPowerVarianceCycleMedian(params),

@@ -14,9 +14,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+
 from meshinsights.errors import NormalizationError
 from meshinsights.normalizer import DataNormalizer
-
 from meshinsights_hvac.algorithms.cycles import gap_limit_ns, row_cycle_ids, segment_cycles
 from meshinsights_hvac.algorithms.stages import categorical
 from meshinsights_hvac.algorithms.timeutil import NS_PER_S, sampling_interval_ns, ts_ns
@@ -172,7 +172,7 @@ class PowerDataNormalizer(DataNormalizer):
         name = column.lower()
         if name.endswith("kw"):
             return "kW", 1.0
-        if name.endswith("w") or name.endswith("watts"):
+        if name.endswith(("w", "watts")):
             return "W", 0.001
         raise NormalizationError(
             f"column {column!r}: cannot tell whether power is in W or kW from its name; "
@@ -238,9 +238,12 @@ class PowerDataNormalizer(DataNormalizer):
 
     def _localize(self, column: pd.Series, name: str) -> pd.Series:
         if self.timezone is None:
-            return column.dt.tz_localize("UTC")
+            utc: pd.Series = column.dt.tz_localize("UTC")
+            return utc
         try:
-            return column.dt.tz_localize(self.timezone, ambiguous="NaT", nonexistent="NaT")
+            local: pd.Series = column.dt.tz_localize(
+                self.timezone, ambiguous="NaT", nonexistent="NaT")
+            return local
         except Exception as exc:  # noqa: BLE001 - unknown zone names and the like
             raise NormalizationError(
                 f"column {name!r}: cannot localize naive timestamps to {self.timezone!r} ({exc})"
@@ -269,14 +272,15 @@ class PowerDataNormalizer(DataNormalizer):
             )
         codes = np.full(len(text), -1, dtype=np.int8)
         present = np.flatnonzero(~missing)
-        position = pd.Index(uniques).get_indexer(text.iloc[present])
+        position = pd.Index(uniques).get_indexer(pd.Index(text.iloc[present]))
         codes[present] = mapped[position]
         numeric = codes == _NUMERIC
         if numeric.any():
-            numbers = pd.to_numeric(text.where(numeric, None), errors="coerce")
+            parsed = np.asarray(pd.to_numeric(text.where(numeric, None), errors="coerce"),
+                                dtype=np.float64)
             codes = np.where(
                 numeric,
-                self._numeric_codes(data, name, np.asarray(numbers, dtype=np.float64), ~numeric),
+                self._numeric_codes(data, name, parsed, ~numeric),
                 codes,
             ).astype(np.int8)
         return codes

@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
+
 from meshinsights.data_object import PipelineDataObject
 from meshinsights.results import BatchResults, ResultsAdapter
-
 from meshinsights_hvac.data_object import HVACPipelineDataObject as Keys
 from meshinsights_hvac.params import STAGES
 

@@ -113,7 +113,7 @@ class FastSchema(pa.DataFrameSchema):  # type: ignore[misc]
         """True only when pandera's full validation would accept ``frame`` unchanged."""
         if not isinstance(frame, pd.DataFrame) or self.checks or self.coerce or self.strict:
             return False
-        if self.unique or self.index is not None and not isinstance(frame.index, pd.RangeIndex):
+        if self.unique or (self.index is not None and not isinstance(frame.index, pd.RangeIndex)):
             return False
         if frame.columns.has_duplicates:
             return False

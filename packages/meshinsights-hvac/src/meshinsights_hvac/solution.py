@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from meshinsights.solution import Solution
-
 from meshinsights_hvac.factories import (
     create_hvac_data_object,
     create_hvac_data_sources,

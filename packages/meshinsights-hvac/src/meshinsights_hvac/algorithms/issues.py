@@ -42,7 +42,8 @@ def _by_class(table: Any, column: str) -> np.ndarray:
     if not isinstance(table, pd.DataFrame) or table.empty:
         return np.zeros(0, dtype=np.int8)
     unstable = np.asarray(table[column].cat.codes) == VARIANCE_CLASSES.index("unstable")
-    return stage_codes(table["stage"])[unstable]
+    codes: np.ndarray = stage_codes(table["stage"])[unstable]
+    return codes
 
 
 def detect_issues(
@@ -77,7 +78,7 @@ def detect_issues(
     heads[1:] = call_id[1:] != call_id[:-1]
     if heads.any():
         hour = ts_ns(summary["start"])[heads] // _NS_PER_HOUR
-        hours, inverse, counts = np.unique(hour, return_inverse=True, return_counts=True)
+        _, inverse, counts = np.unique(hour, return_inverse=True, return_counts=True)
         busy = counts[inverse] > params.max_calls_per_hour
         _flag(found, codes[heads][busy], SHORT_CYCLING)
 
@@ -95,9 +96,9 @@ def detect_issues(
             found.setdefault(code, set()).add(OUT_OF_BAND_CYCLES)
 
     for second, first in SECOND_STAGES.items():
-        if second in thresholds and first in thresholds:
-            if thresholds[second]["baseline_kw"] <= thresholds[first]["baseline_kw"]:
-                found.setdefault(STAGES.index(second), set()).add(STAGE_POWER_INVERTED)
+        if (second in thresholds and first in thresholds
+                and thresholds[second]["baseline_kw"] <= thresholds[first]["baseline_kw"]):
+            found.setdefault(STAGES.index(second), set()).add(STAGE_POWER_INVERTED)
 
     return {str(STAGE_NAMES[s]): sorted(found[s]) for s in sorted(found)}
 

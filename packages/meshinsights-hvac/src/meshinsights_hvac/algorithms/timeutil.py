@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -14,7 +16,7 @@ def ts_ns(series: pd.Series) -> np.ndarray:
     """int64 nanoseconds since the epoch (UTC) of a datetime column, without object arrays."""
     array = series.array
     unit = getattr(array, "unit", "ns")
-    values = np.asarray(array.asi8, dtype=np.int64)  # type: ignore[attr-defined]
+    values = np.asarray(array.asi8, dtype=np.int64)
     factor = _NS_PER_UNIT[unit]
     return values * factor if factor != 1 else values
 
@@ -27,6 +29,6 @@ def sampling_interval_ns(ts: np.ndarray) -> int | None:
     return step if step > 0 else None
 
 
-def from_ns(values: np.ndarray, unit: str = "us") -> pd.DatetimeIndex:
+def from_ns(values: np.ndarray, unit: Any = "us") -> pd.DatetimeIndex:
     """UTC datetimes of the given unit from int64 nanoseconds."""
     return pd.DatetimeIndex(values.astype("datetime64[ns]"), tz="UTC").as_unit(unit)

@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from meshinsights.data_object import PipelineDataObject
 from meshinsights.errors import SkipProcessor
 from meshinsights.processor import Processor
-
 from meshinsights_hvac.algorithms.stages import stage_codes
 from meshinsights_hvac.data_object import HVACPipelineDataObject as Keys
 from meshinsights_hvac.params import HVACParams

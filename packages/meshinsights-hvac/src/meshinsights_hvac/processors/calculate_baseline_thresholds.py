@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from meshinsights.data_object import PipelineDataObject
 
+from meshinsights.data_object import PipelineDataObject
 from meshinsights_hvac.algorithms.issues import days_of_data, detect_issues
 from meshinsights_hvac.algorithms.robust import MAD_TO_SIGMA, group_median_mad
 from meshinsights_hvac.algorithms.stages import categorical, stage_codes
@@ -16,7 +16,6 @@ from meshinsights_hvac.data_object import HVACPipelineDataObject as Keys
 from meshinsights_hvac.params import STAGES
 from meshinsights_hvac.processors.base import HVACProcessor, require_frame
 from meshinsights_hvac.schemas import THRESHOLDS_SCHEMA
-
 
 _VALUES = ("baseline_kw", "mad_kw", "band_kw", "lower_kw", "upper_kw", "n_cycles_used")
 

@@ -6,8 +6,8 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
-from meshinsights.data_object import PipelineDataObject
 
+from meshinsights.data_object import PipelineDataObject
 from meshinsights_hvac.algorithms.stages import categorical, stage_codes
 from meshinsights_hvac.algorithms.timeutil import sampling_interval_ns, ts_ns
 from meshinsights_hvac.data_object import HVACPipelineDataObject as Keys

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from meshinsights.data_object import PipelineDataObject
 
+from meshinsights.data_object import PipelineDataObject
 from meshinsights_hvac.algorithms.robust import (
     MODIFIED_Z_CONSTANT,
     classify,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from meshinsights.data_object import PipelineDataObject
 
+from meshinsights.data_object import PipelineDataObject
 from meshinsights_hvac.algorithms.robust import classify, group_median, group_median_mad, robust_cv
 from meshinsights_hvac.algorithms.stages import categorical, stage_codes
 from meshinsights_hvac.data_object import HVACPipelineDataObject as Keys

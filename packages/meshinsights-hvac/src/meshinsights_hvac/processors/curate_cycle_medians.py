@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from meshinsights.data_object import PipelineDataObject
 
+from meshinsights.data_object import PipelineDataObject
 from meshinsights_hvac.algorithms.robust import robust_cv
 from meshinsights_hvac.algorithms.stages import stage_codes
 from meshinsights_hvac.data_object import HVACPipelineDataObject as Keys

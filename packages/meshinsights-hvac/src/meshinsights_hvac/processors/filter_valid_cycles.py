@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from meshinsights.data_object import PipelineDataObject
 
+from meshinsights.data_object import PipelineDataObject
 from meshinsights_hvac.algorithms.cycles import gap_limit_ns
-from meshinsights_hvac.algorithms.stages import FIRST_CYCLE_CODE, categorical, stage_codes
 from meshinsights_hvac.algorithms.robust import group_median_mad
+from meshinsights_hvac.algorithms.stages import FIRST_CYCLE_CODE, categorical, stage_codes
 from meshinsights_hvac.algorithms.timeutil import (
     NS_PER_MIN,
     NS_PER_S,
@@ -67,8 +67,8 @@ def summarize_cycles(data: pd.DataFrame, params: object) -> tuple[pd.DataFrame, 
     gap = gap_limit_ns(interval, params.max_gap_factor)
     step = interval or 0
 
-    row_cycle, names = pd.factorize(data["cycle_id"], use_na_sentinel=True)
-    names = pd.array(np.asarray(names, dtype=object), dtype="str")
+    row_cycle, uniques = pd.factorize(data["cycle_id"], use_na_sentinel=True)
+    names = pd.array(np.asarray(uniques, dtype=object), dtype="str")
 
     idx = np.flatnonzero(row_cycle >= 0)
     cyc = row_cycle[idx].astype(np.int64)
