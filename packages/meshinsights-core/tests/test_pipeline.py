@@ -232,6 +232,23 @@ def test_stop_on_error_stops_cleanly(
     assert PluginManager.active_connections() == []
 
 
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_stop_on_error_cancels_the_fetches_queued_ahead(fleet_factory: Factory, runner: str) -> None:
+    # I/O bound, one I/O worker: when batch 2 fails in Stage 2, the worker is busy with
+    # the first device of batch 3 and batch 4 waits in the pool. Neither may go on.
+    fleet = fleet_factory(12, fail_processor=["dev-005"], io_delay=0.05)
+    counting = _CountingFleet(fleet)
+    pipeline = Pipeline(
+        counting.sources, fleet.normalizers, fleet.processors,
+        config=PipelineConfig(batch_size=2, io_max_workers=1, stop_on_error=True, queue_size=2),
+    )
+    results = run(pipeline, runner, fleet.devices)
+    assert results.skipped_devices == fleet.device_ids[6:]
+    in_flight = 1 if runner == "run_producer_consumer" else 0
+    assert counting.fetched == fleet.device_ids[: 6 + in_flight]
+    assert runner_threads() == []
+
+
 def test_stop_on_error_in_iter_batches_ends_the_stream(fleet_factory: Factory) -> None:
     fleet = fleet_factory(8, fail_processor=["dev-002"])
     batches = list(fleet.pipeline(batch_size=2, stop_on_error=True).iter_batches(fleet.devices))
