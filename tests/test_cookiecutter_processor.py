@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from meshinsights import (
     DataNormalizer,
     DataSource,
     DeviceUnit,
+    MeshInsightsError,
     Pipeline,
     PipelineConfig,
     Processor,
@@ -261,3 +263,24 @@ def test_new_processor_bakes_from_the_checkout(tmp_path: Path, monkeypatch: pyte
     assert 'PROCESSOR_NAME = "occupancy"' in text
     assert "OccupancyProcessor" in text
     assert 'name = "Grace"' in (project / "pyproject.toml").read_text()
+
+
+def test_without_cookiecutter_the_error_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "cookiecutter.main", None)  # makes the import fail
+    with pytest.raises(MeshInsightsError, match=r'pip install "meshinsights-core\[scaffold\]"'):
+        new_processor(tmp_path, "occupancy", no_input=True)
+
+
+def test_the_core_wheel_carries_the_template(tmp_path: Path) -> None:
+    result = _run("-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path),
+                  str(ROOT / "packages" / "meshinsights-core"))
+    assert result.returncode == 0, result.stderr
+    (wheel,) = tmp_path.glob("meshinsights_core-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    inside = "meshinsights/templates/cookiecutter-processor/"
+    template_files = [p.relative_to(TEMPLATE).as_posix() for p in TEMPLATE.rglob("*") if p.is_file()]
+    assert [f for f in template_files if inside + f not in names] == []
+    assert "meshinsights/scaffold.py" in names

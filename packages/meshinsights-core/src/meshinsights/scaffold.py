@@ -8,7 +8,6 @@ checkout it is the repository's ``cookiecutter-processor/``.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -22,10 +21,9 @@ INSTALL_HINT = 'pip install "meshinsights-core[scaffold]"'
 def template_dir() -> Path:
     """The processor template: the copy in the installed package, else the source checkout's."""
     package = Path(__file__).resolve().parent
-    candidates = (
-        package / "templates" / TEMPLATE_NAME,  # installed from a wheel
-        package.parents[3] / TEMPLATE_NAME,  # <repo>/packages/meshinsights-core/src/meshinsights
-    )
+    candidates = [package / "templates" / TEMPLATE_NAME]  # installed from a wheel
+    if len(package.parents) > 3:  # <repo>/packages/meshinsights-core/src/meshinsights
+        candidates.append(package.parents[3] / TEMPLATE_NAME)
     for candidate in candidates:
         if (candidate / "cookiecutter.json").is_file():
             return candidate
@@ -36,13 +34,19 @@ def template_dir() -> Path:
 
 
 def _naming_rules(template: Path) -> ModuleType:
-    """The template's own pre-generation hook, whose functions hold the naming rules."""
+    """The template's own pre-generation hook, whose functions hold the naming rules.
+
+    Compiled from source without writing bytecode next to it: the template may
+    sit in a read-only site-packages, and it is copied as it is.
+    """
     path = template / "hooks" / "pre_gen_project.py"
-    spec = importlib.util.spec_from_file_location("_meshinsights_template_hooks", path)
-    if spec is None or spec.loader is None:
-        raise MeshInsightsError(f"cannot load the template's naming rules from {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        code = compile(path.read_text(encoding="utf-8"), str(path), "exec")
+    except (OSError, SyntaxError) as exc:
+        raise MeshInsightsError(f"cannot load the template's naming rules from {path}: {exc}") from None
+    module = ModuleType("_meshinsights_template_hooks")
+    module.__file__ = str(path)
+    exec(code, module.__dict__)
     return module
 
 
