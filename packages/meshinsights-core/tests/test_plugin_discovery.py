@@ -7,6 +7,7 @@ and the ``meshinsights`` CLI's exit codes.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -47,6 +48,7 @@ def installed_sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]
     source = tmp_path_factory.mktemp("sample") / "pkg"
     shutil.copytree(SAMPLE, source)
     _pip("install", "--no-deps", "--no-build-isolation", str(source))
+    importlib.invalidate_caches()  # this process must see the new distribution
     try:
         yield
     finally:
@@ -130,7 +132,8 @@ class TestInstalledPlugin:
         summary = (tmp_path / "out" / "summary.csv").read_text().splitlines()
         assert summary[0].startswith("device_id,status,n_artifacts")
         assert [line.split(",")[:3] for line in summary[1:]] == [["a", "ok", "2"], ["b", "ok", "2"]]
-        assert "2 devices, 2 ok, 0 failed" in result.stdout
+        assert "processed 2 devices" in result.stdout
+        assert "all devices: 2 ok" in result.stdout
 
     def test_cli_validate_and_unknown_processor(self, tmp_path: Path) -> None:
         config = tmp_path / "run.toml"
@@ -158,7 +161,7 @@ class TestCliExitCodes:
         )
         result = _cli("run", str(config))
         assert result.returncode == 1, result.stderr
-        assert "1 ok, 1 failed" in result.stdout
+        assert "all devices: 1 failed, 1 ok" in result.stdout
         assert "failed bad: device 'bad': io stage, data_source_factory: ValueError" in result.stdout
         assert (tmp_path / "out" / "summary.parquet").exists()
 

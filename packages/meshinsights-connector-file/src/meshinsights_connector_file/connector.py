@@ -38,6 +38,7 @@ class FileConnector(DBConnector):
     """
 
     plugin_name = "file"
+    path_keys = ("root",)
 
     def __init__(self, **config: Any) -> None:
         super().__init__(**config)

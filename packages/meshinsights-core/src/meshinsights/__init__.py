@@ -41,7 +41,36 @@ _EXPORTS: dict[str, str] = {
     "Solution": "meshinsights.solution",
 }
 
-__all__ = ["__version__", "hookimpl", "hookspec", *sorted(_EXPORTS)]
+__all__ = [
+    "__version__",
+    "hookimpl",
+    "hookspec",
+    "BatchResults",
+    "ConfigError",
+    "ConnectorError",
+    "DBConnector",
+    "DataNormalizer",
+    "DataSource",
+    "DeviceError",
+    "DeviceUnit",
+    "FrozenDatasetError",
+    "IOBatch",
+    "MeshInsightsError",
+    "Message",
+    "NormalizationError",
+    "Pipeline",
+    "PipelineConfig",
+    "PipelineDataObject",
+    "PluginError",
+    "PluginManager",
+    "Processor",
+    "ProcessorError",
+    "ResultsAdapter",
+    "SkipProcessor",
+    "Solution",
+    "StageSpan",
+    "StageTiming",
+]
 
 
 def __getattr__(name: str) -> Any:

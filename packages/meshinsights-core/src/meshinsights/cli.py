@@ -122,7 +122,9 @@ def _print_outcome(outcome: Any) -> None:
         f"{totals.wall_time:.2f} s; all devices: {counts or 'none'}"
     )
     for device_id in outcome.failed[:20]:
-        click.echo(f"  failed {device_id}")
+        click.echo(f"  failed {device_id}: {outcome.first_errors.get(device_id, 'see devices.jsonl')}")
+    if len(outcome.failed) > 20:
+        click.echo(f"  ... and {len(outcome.failed) - 20} more failed devices (see summary.csv)")
     for name, path in outcome.written.items():
         click.echo(f"  wrote {name}: {path}")
 
@@ -160,6 +162,31 @@ def demo(ctx: click.Context, n_devices: int, out_dir: str, solution: str, seed: 
     config_path = found.demo(target, n_devices, seed)
     click.echo(f"wrote run config {config_path}", err=True)
     _execute(_prepare(str(config_path), ctx.obj["log_level"]), resume=False, rerun_failed=False)
+
+
+@main.group()
+def new() -> None:
+    """Scaffold new plugin packages."""
+
+
+@new.command("processor")
+@click.argument("name", required=False)
+@click.option("--output-dir", type=click.Path(file_okay=False), default=".", show_default=True,
+              help="Where to create the package folder.")
+@click.option("--no-input", is_flag=True, help="Do not prompt; use NAME and the template defaults.")
+def new_processor(name: str | None, output_dir: str, no_input: bool) -> None:
+    """Create a processor plugin package meshinsights-NAME from the template."""
+    from pathlib import Path
+
+    from meshinsights.errors import MeshInsightsError
+    from meshinsights.scaffold import new_processor as scaffold
+
+    try:
+        project = scaffold(Path(output_dir), name=name, no_input=no_input)
+    except MeshInsightsError as exc:
+        _fail(str(exc))
+    click.echo(f"created {project}")
+    click.echo(f"next: pip install -e {project} && python -m pytest {project}/tests")
 
 
 @main.command()

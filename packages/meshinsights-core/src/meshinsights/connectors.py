@@ -32,6 +32,9 @@ class DBConnector(ABC):
 
     #: The name the connector is registered under (set by the registry).
     plugin_name: ClassVar[str] = ""
+    #: Config keys holding file-system paths; a run config's relative values are
+    #: resolved against the config file's folder, not the working directory.
+    path_keys: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **config: Any) -> None:
         self._config = dict(config)
@@ -108,7 +111,8 @@ class PluginManager:
             cls._registry.pop(name, None)
 
     @classmethod
-    def _connector_class(cls, name: str) -> type[DBConnector]:
+    def connector_class(cls, name: str) -> type[DBConnector]:
+        """The class registered (explicitly or by a plugin) under ``name``."""
         found = cls._registry.get(name)
         if found is not None:
             return found
@@ -137,7 +141,7 @@ class PluginManager:
         with cls._lock:
             instance = cls._instances.get(key)
             if instance is None:
-                connector_cls = cls._connector_class(name)
+                connector_cls = cls.connector_class(name)
                 instance = connector_cls(**config)
                 cls._instances[key] = instance
                 logger.debug("connector %s created for config %s", name, key[1][:12])

@@ -54,6 +54,7 @@ def prepare_run(path: str | Path, *, log_level: str | None = None) -> PreparedRu
             f"{config.path}: [connection] plugin {plugin!r} is not installed "
             f"(installed connectors: {', '.join(PluginManager.list_plugins())})"
         )
+    config = _resolve_connection_paths(config, plugin)
     devices = load_devices(config, solution)
     if solution.validate_parameters is not None:
         for device in devices:
@@ -79,6 +80,19 @@ def prepare_run(path: str | Path, *, log_level: str | None = None) -> PreparedRu
         extra_processors=section.extra_processors,
     )
     return PreparedRun(config=config, solution=solution, devices=devices, pipeline=pipeline)
+
+
+def _resolve_connection_paths(config: RunConfig, plugin: str | None) -> RunConfig:
+    """Relative paths in ``[connection]`` are relative to the config file's folder."""
+    if plugin is None:
+        return config
+    keys = getattr(PluginManager.connector_class(plugin), "path_keys", ())
+    connection = dict(config.connection)
+    for key in keys:
+        value = connection.get(key)
+        if isinstance(value, str) and value:
+            connection[key] = str(config.resolve(value))
+    return attrs.evolve(config, connection=connection)
 
 
 def check_connection(prepared: PreparedRun) -> str | None:
@@ -111,8 +125,14 @@ def execute(prepared: PreparedRun, *, resume: bool = False, rerun_failed: bool =
     totals = run_into_ledger(prepared.pipeline, todo, ledger, mode)
     written = finalize_outputs(prepared, ledger, totals, prepared.solution.report_builder)
     wanted = {d.device_id for d in prepared.devices}
-    statuses = {k: v for k, v in ledger.statuses().items() if k in wanted}
-    return RunOutcome(totals=totals, statuses=statuses, written=written, out_dir=ledger.out_dir)
+    records = [r for r in ledger.records() if r.device_id in wanted]
+    return RunOutcome(
+        totals=totals,
+        statuses={r.device_id: r.status for r in records},
+        first_errors={r.device_id: r.document["errors"][0] for r in records if r.document["errors"]},
+        written=written,
+        out_dir=ledger.out_dir,
+    )
 
 
 @attrs.frozen
@@ -121,6 +141,7 @@ class RunOutcome:
 
     totals: Any
     statuses: dict[str, str]
+    first_errors: dict[str, str]
     written: dict[str, str]
     out_dir: Path
 
