@@ -42,9 +42,6 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
-    "__version__",
-    "hookimpl",
-    "hookspec",
     "BatchResults",
     "ConfigError",
     "ConnectorError",
@@ -70,6 +67,9 @@ __all__ = [
     "Solution",
     "StageSpan",
     "StageTiming",
+    "__version__",
+    "hookimpl",
+    "hookspec",
 ]
 
 
