@@ -14,6 +14,7 @@ optional stage 2, a fan overrun and an off period), expanded with
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -224,19 +225,25 @@ def _simulate(device: _Device, days: int, seed: int) -> tuple[pd.DataFrame, list
     return frame, seen
 
 
-def generate_fleet_frames(
-    n_devices: int = 50, days: int = 30, seed: int = 0, start: date = START_DATE
-) -> Fleet:
-    """The demo fleet in memory (the same content :func:`generate_fleet` writes)."""
+def _fleet_parts(
+    n_devices: int, days: int, seed: int, start: date, devices_per_part: int
+) -> Iterator[Fleet]:
+    """The fleet in parts of ``devices_per_part`` devices, so memory stays bounded."""
     if n_devices < 1 or days < 1:
         raise ValueError("n_devices and days must be at least 1")
+    plan = _plan(n_devices, seed)
+    for first in range(0, len(plan), devices_per_part):
+        yield _fleet_of(plan[first : first + devices_per_part], days, seed, start)
+
+
+def _fleet_of(plan: list[_Device], days: int, seed: int, start: date) -> Fleet:
     t0 = pd.Timestamp(start).tz_localize("UTC").as_unit("us")
     columns: dict[str, list[np.ndarray]] = {k: [] for k in ("location_id", "control_id",
                                                              "minute", "power_w", "stage")}
     devices: list[dict[str, str]] = []
     truth: list[dict[str, str | None]] = []
     code_names = np.array([THERMOSTAT_CODE[n] for n in _NAMES], dtype=object)
-    for device in _plan(n_devices, seed):
+    for device in plan:
         rows, seen = _simulate(device, days, seed)
         location = str(FIRST_LOCATION + device.index // DEVICES_PER_LOCATION)
         control = str(FIRST_CONTROL + device.index)
@@ -275,6 +282,14 @@ def generate_fleet_frames(
     )
 
 
+def generate_fleet_frames(
+    n_devices: int = 50, days: int = 30, seed: int = 0, start: date = START_DATE
+) -> Fleet:
+    """The demo fleet in memory (the same content :func:`generate_fleet` writes)."""
+    parts = list(_fleet_parts(n_devices, days, seed, start, max(n_devices, 1)))
+    return parts[0]
+
+
 def generate_fleet(
     n_devices: int = 50,
     days: int = 30,
@@ -290,17 +305,19 @@ def generate_fleet(
     """
     if fmt not in ("parquet", "csv"):
         raise ValueError(f"fmt must be 'parquet' or 'csv', got {fmt!r}")
-    fleet = generate_fleet_frames(n_devices, days, seed, start)
     out = Path(out_dir)
     power_dir = out / "power"
     power_dir.mkdir(parents=True, exist_ok=True)
     for old in power_dir.glob("part-*"):
         old.unlink()
-    controls = fleet.devices["control_id"].tolist()
-    parts = []
-    for number, first in enumerate(range(0, len(controls), DEVICES_PER_PART)):
-        chunk = fleet.power[fleet.power["control_id"].isin(controls[first : first + DEVICES_PER_PART])]
+    parts: list[str] = []
+    devices: list[pd.DataFrame] = []
+    truth: list[pd.DataFrame] = []
+    rows = 0
+    # Part by part: generating 1,000 devices holds no more than one part in memory.
+    for number, fleet in enumerate(_fleet_parts(n_devices, days, seed, start, DEVICES_PER_PART)):
         path = power_dir / f"part-{number:05d}.{fmt}"
+        chunk = fleet.power
         if fmt == "parquet":
             chunk.to_parquet(path, index=False)
         else:
@@ -308,12 +325,16 @@ def generate_fleet(
                 path, index=False
             )
         parts.append(str(path))
-    fleet.devices.to_csv(out / "devices.csv", index=False)
-    fleet.ground_truth.to_csv(out / "ground_truth.csv", index=False)
+        devices.append(fleet.devices)
+        truth.append(fleet.ground_truth)
+        rows += len(chunk)
+    device_table = pd.concat(devices, ignore_index=True)
+    device_table.to_csv(out / "devices.csv", index=False)
+    pd.concat(truth, ignore_index=True).to_csv(out / "ground_truth.csv", index=False)
     return {
         "power": parts,
         "devices": str(out / "devices.csv"),
         "ground_truth": str(out / "ground_truth.csv"),
-        "rows": len(fleet.power),
-        "devices_count": len(fleet.devices),
+        "rows": rows,
+        "devices_count": len(device_table),
     }

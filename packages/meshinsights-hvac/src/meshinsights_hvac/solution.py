@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from meshinsights.solution import Solution
+from meshinsights_hvac.demo_config import write_demo
 from meshinsights_hvac.factories import (
     create_hvac_data_object,
     create_hvac_data_sources,
@@ -35,6 +36,7 @@ def hvac_solution() -> Solution:
         parameters_key="hvac",
         default_parameters={},
         validate_parameters=validate_hvac_parameters,
+        demo=write_demo,
         description=(
             "HVAC power analysis: cycles, per-stage baselines and thresholds, "
             "and issues (short cycling, no power, unstable or drifting power, ...)"
