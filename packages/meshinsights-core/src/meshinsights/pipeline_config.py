@@ -36,9 +36,12 @@ class PipelineConfig:
     #: Close pooled connectors when a run ends.
     cleanup_connections: bool = True
     #: GIL switch interval while a run overlaps I/O threads with Python CPU work
-    #: (None leaves the interpreter's setting alone). A short interval lets I/O
-    #: threads hand finished fetches over promptly while Stage 2 computes.
-    gil_switch_interval: float | None = 0.0005
+    #: (None leaves the interpreter's setting alone). With the default 5 ms, an
+    #: I/O thread whose wait is over queues up to 5 ms for the GIL behind Stage
+    #: 2's pure-Python work, so the I/O workers fall behind; 0.1 ms keeps them
+    #: on time (benchmarks/bench_runner.py, part b) and costs nothing measurable
+    #: when no thread waits.
+    gil_switch_interval: float | None = 0.0001
 
     @property
     def logging_level(self) -> int:
