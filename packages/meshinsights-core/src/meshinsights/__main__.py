@@ -1,0 +1,5 @@
+"""``python -m meshinsights``: the same as the ``meshinsights`` command."""
+
+from meshinsights.cli import main
+
+main()
