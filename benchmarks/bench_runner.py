@@ -26,6 +26,7 @@ Three parts, each printed as ratios measured in this one run:
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -186,29 +187,38 @@ def bench_overhead(sizes: Sequence[int], repeats: int, batch_size: int, io_worke
     print(f"\n## (a) runner overhead: {ROWS}-row memory sources, 2 no-op processors, "
           f"batch_size={batch_size}, io_max_workers={io_workers}, cpu_max_workers=1")
     print(f"{'devices':>8} {'runner ms/dev':>14} {'baseline ms/dev':>16} {'ratio':>7}")
-    per_device: dict[int, float] = {}
-    ok = True
     Pipeline(*make, config=config).run_producer_consumer(devices(200))  # warm-up
-    for n in sizes:
-        fleet = devices(n)
-        runner_s, base_s = [], []
-        for _ in range(repeats):
-            pipeline = Pipeline(*make, config=config)
+    fleets = {n: devices(n) for n in sizes}
+    walls: dict[tuple[str, int], list[float]] = {}
+    # Every sample covers the same number of devices (10 runs of 1,000, 1 run of 10,000),
+    # sizes and variants interleaved, each the best of `repeats`: a busy moment on the
+    # machine then hits every case alike instead of favouring the shorter runs.
+    total = max(sizes)
+    for _ in range(repeats):
+        for n, fleet in fleets.items():
+            runs = total // n
+            gc.collect()
             started = time.perf_counter()
-            results = pipeline.run_producer_consumer(fleet)
-            runner_s.append(time.perf_counter() - started)
-            assert len(results.successful_devices) == n, results.summary()
+            for _ in range(runs):
+                results = Pipeline(*make, config=config).run_producer_consumer(fleet)
+                assert len(results.successful_devices) == n, results.summary()
+            walls.setdefault(("runner", n), []).append((time.perf_counter() - started) / runs)
             del results
+            gc.collect()
             started = time.perf_counter()
-            base = baseline_producer_consumer(
-                fleet, *make, batch_size=batch_size, io_workers=io_workers
-            )
-            base_s.append(time.perf_counter() - started)
-            assert len(base) == n
+            for _ in range(runs):
+                base = baseline_producer_consumer(
+                    fleet, *make, batch_size=batch_size, io_workers=io_workers
+                )
+                assert len(base) == n
+            walls.setdefault(("baseline", n), []).append((time.perf_counter() - started) / runs)
             del base
             PluginManager.cleanup()
-        runner_ms = min(runner_s) / n * 1e3
-        base_ms = min(base_s) / n * 1e3
+    per_device: dict[int, float] = {}
+    ok = True
+    for n in sizes:
+        runner_ms = min(walls["runner", n]) / n * 1e3
+        base_ms = min(walls["baseline", n]) / n * 1e3
         per_device[n] = runner_ms
         ratio = runner_ms / base_ms
         ok &= runner_ms <= 0.25 and ratio <= 2.0
@@ -367,7 +377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_parts(args: argparse.Namespace) -> None:
     if args.only in (None, "overhead"):
         sizes = [200, 2000] if args.quick else [1000, 10000]
-        bench_overhead(sizes, repeats=1 if args.quick else 3, batch_size=100, io_workers=4)
+        bench_overhead(sizes, repeats=1 if args.quick else 5, batch_size=100, io_workers=4)
     if args.only in (None, "overlap"):
         if args.quick:
             bench_overlap(n=40, batch_size=4, io_workers=4, cpu_seconds=0.002, repeats=1)
