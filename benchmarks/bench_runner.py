@@ -369,6 +369,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"# {COMMAND}{' --quick' if args.quick else ''}"
           f"{' --only ' + args.only if args.only else ''}   (python {sys.version.split()[0]}, "
           f"pandas {pd.__version__}, {os.cpu_count()} cores, load average {load_average()})")
+    if args.quick:
+        print("# --quick proves the benchmark runs; its sizes are too small for the targets,"
+              " which apply to the full run")
     with isolated_host():  # core's built-in plugins only
         run_parts(args)
     return 0
