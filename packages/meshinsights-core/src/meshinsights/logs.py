@@ -6,7 +6,9 @@ user code logging through its own loggers, carries ``record.device_id``: the
 first device context installs a record factory that chains to the one before
 it. :class:`DeviceContextFilter` gives records outside device work
 ``device_id = "-"`` so that formats using ``%(device_id)s`` never fail
-(:func:`configure_logging` installs it).
+(:func:`configure_logging` installs it). Code running inside device work
+must not pass ``device_id`` in ``extra`` (``logging`` refuses to overwrite an
+attribute the record already has).
 """
 
 from __future__ import annotations
