@@ -188,6 +188,19 @@ def test_factory_failures_fail_only_their_device(fleet_factory: Factory) -> None
     assert results.device_results["dev-004"].pipeline_name == "meshinsights_dev-004"
 
 
+def test_fetch_device_and_process_device_never_raise(fleet_factory: Factory) -> None:
+    fleet = fleet_factory(2, fail_source=["dev-000"], fail_processor=["dev-001"])
+    pipeline = fleet.pipeline()
+    failed_io = pipeline.fetch_device(fleet.devices[0])
+    assert failed_io.datasets == {}
+    assert [m.stage for m in failed_io.errors] == ["io"]
+    io_batch = pipeline.stage1_io_operations(fleet.devices[1:])
+    dobj = pipeline.process_device(fleet.devices[1], io_batch)
+    assert dobj.get_artifact("power/peak_kw") == 5.0  # the step before the failure kept its output
+    assert [e.component for e in dobj.errors] == ["Explode"]
+    assert dobj.timings["cpu_total"] >= dobj.timings["Explode"]
+
+
 # ---------------------------------------------------------------------------- stop_on_error
 class _CountingFleet:
     """Wraps a fleet's source factory to record which devices Stage 1 reached."""
