@@ -184,7 +184,7 @@ def bench_overhead(sizes: Sequence[int], repeats: int, batch_size: int, io_worke
         pipeline_name="bench", batch_size=batch_size, io_max_workers=io_workers,
         cpu_max_workers=1, log_level="WARNING", retain_normalized_data=False,
     )
-    print(f"\n## (a) runner overhead: {ROWS}-row memory sources, 2 no-op processors, "
+    print(f"## (a) runner overhead: {ROWS}-row memory sources, 2 no-op processors, "
           f"batch_size={batch_size}, io_max_workers={io_workers}, cpu_max_workers=1")
     print(f"{'devices':>8} {'runner ms/dev':>14} {'baseline ms/dev':>16} {'ratio':>7}")
     Pipeline(*make, config=config).run_producer_consumer(devices(200))  # warm-up
@@ -248,7 +248,7 @@ def bench_overlap(
     cpu_total = n * cpu_seconds
     fill = batch_size * io_seconds / io_workers
     ideal = max(io_total, cpu_total) + fill
-    print(f"\n## (b) overlap: N={n}, L={io_seconds * 1e3:.0f} ms sleep per fetch, "
+    print(f"## (b) overlap: N={n}, L={io_seconds * 1e3:.0f} ms sleep per fetch, "
           f"C={cpu_seconds * 1e3:.0f} ms pure-Python CPU per device, batch_size={batch_size} "
           f"({batches} batches), io_max_workers={io_workers}, cpu_max_workers=1, "
           f"best of {repeats}")
@@ -326,7 +326,7 @@ def run_memory_case(n: int, batch_size: int, io_workers: int) -> dict[str, float
 
 
 def bench_memory(sizes: Sequence[int], batch_size: int, io_workers: int) -> bool:
-    print(f"\n## (c) memory: peak RSS of a fresh process streaming with iter_batches, "
+    print(f"## (c) memory: peak RSS of a fresh process streaming with iter_batches, "
           f"batch_size={batch_size}, io_max_workers={io_workers}, {ROWS} rows per device")
     print(f"{'devices':>8} {'peak MiB':>9} {'after imports MiB':>18}")
     peaks: dict[int, float] = {}
@@ -377,17 +377,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def reproduce(part: str, quick: bool) -> None:
+    print(f"\n# reproduce: {COMMAND} --only {part}{' --quick' if quick else ''}")
+
+
 def run_parts(args: argparse.Namespace) -> None:
     if args.only in (None, "overhead"):
         sizes = [200, 2000] if args.quick else [1000, 10000]
+        reproduce("overhead", args.quick)
         bench_overhead(sizes, repeats=1 if args.quick else 5, batch_size=100, io_workers=4)
     if args.only in (None, "overlap"):
+        reproduce("overlap", args.quick)
         if args.quick:
             bench_overlap(n=40, batch_size=4, io_workers=4, cpu_seconds=0.002, repeats=1)
         else:
             bench_overlap(n=200, batch_size=20, io_workers=4, cpu_seconds=0.005, repeats=3)
     if args.only in (None, "memory"):
         sizes = [200, 1000] if args.quick else [1000, 5000, 10000]
+        reproduce("memory", args.quick)
         bench_memory(sizes, batch_size=100, io_workers=4)
 
 
