@@ -19,11 +19,9 @@ INSTALL_HINT = 'pip install "meshinsights-core[scaffold]"'
 
 
 def template_dir() -> Path:
-    """The processor template: the copy in the installed package, else the source checkout's."""
+    """The processor template shipped in the package (a link to the checkout's in a source tree)."""
     package = Path(__file__).resolve().parent
-    candidates = [package / "templates" / TEMPLATE_NAME]  # installed from a wheel
-    if len(package.parents) > 3:  # <repo>/packages/meshinsights-core/src/meshinsights
-        candidates.append(package.parents[3] / TEMPLATE_NAME)
+    candidates = [package / "templates" / TEMPLATE_NAME]
     for candidate in candidates:
         if (candidate / "cookiecutter.json").is_file():
             return candidate
