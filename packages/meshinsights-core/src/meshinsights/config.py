@@ -25,7 +25,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-EXECUTORS = ("threads",)
+EXECUTORS = ("threads", "processes", "dask")
 OUTPUT_FORMATS = ("csv", "parquet", "html", "jsonl")
 _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -41,6 +41,8 @@ class PipelineSection:
     cpu_max_workers: int = attrs.field(default=1, validator=v.ge(1))
     queue_size: int = attrs.field(default=2, validator=v.ge(1))
     executor: str = attrs.field(default="threads", validator=v.in_(EXECUTORS))
+    dask_scheduler: str | None = None
+    cpu_time_limit: float | None = attrs.field(default=None, validator=v.optional(v.gt(0)))
     stop_on_error: bool = False
     freeze_normalized_data: bool = True
     log_level: str = attrs.field(

@@ -10,7 +10,6 @@ device's data object and the others go on (unless ``stop_on_error``).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sys
 import time
@@ -18,7 +17,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
-from contextlib import closing, contextmanager, nullcontext
+from contextlib import closing, contextmanager
 from typing import Any
 
 import attrs
@@ -28,6 +27,7 @@ from meshinsights.data_object import PipelineDataObject
 from meshinsights.data_source import DataSource
 from meshinsights.device import DeviceUnit
 from meshinsights.errors import ProcessorError
+from meshinsights.executors import Stage2Runner, pipeline_blob
 from meshinsights.logs import device_context
 from meshinsights.messages import Message
 from meshinsights.normalizer import DataNormalizer
@@ -255,6 +255,13 @@ class Pipeline:
         data_object.config.setdefault("device_id", device.device_id)
         return data_object
 
+    def new_data_object_safely(self, device: DeviceUnit) -> PipelineDataObject:
+        """The device's data object, or a plain one when the factory itself fails."""
+        try:
+            return self._new_data_object(device)
+        except Exception:  # noqa: BLE001 - the caller records the device's failure
+            return PipelineDataObject(self.config.pipeline_name, {"device_id": device.device_id})
+
     def process_device(self, device: DeviceUnit, io_batch: IOBatch) -> PipelineDataObject:
         """Build the device's data object and run its processor chain; never raises."""
         device_id = device.device_id
@@ -307,24 +314,22 @@ class Pipeline:
     def stage2_cpu_operations(
         self, io_batch: IOBatch, devices: Sequence[DeviceUnit]
     ) -> BatchResults:
-        """Run every device's processors with ``cpu_max_workers`` workers."""
-        with self._cpu_executor() as pool:
-            return self._stage2(io_batch, devices, pool)
+        """Run every device's processors on the configured executor."""
+        with Stage2Runner(self) as runner:
+            return self._stage2(io_batch, devices, runner)
 
     def _stage2(
-        self, io_batch: IOBatch, devices: Sequence[DeviceUnit], pool: Executor | None
+        self, io_batch: IOBatch, devices: Sequence[DeviceUnit], runner: Stage2Runner
     ) -> BatchResults:
-        """Stage 2 of one batch; ``pool=None`` runs the devices inline, in order."""
+        """Stage 2 of one batch; an inline runner processes the devices in the consumer, in order."""
         results = BatchResults(run_id=self._run_id, results_adapter=self.results_adapter)
         start = time.perf_counter() - self._t0
         hook = self._hook()
         hook.on_batch_start(batch_index=io_batch.batch_index, devices=devices, run_id=self._run_id)
         # A hook with no implementation is not called per device (it costs ~2 us each).
         device_end = hook.on_device_end if hook.on_device_end.get_hookimpls() else None
-        futures = (
-            None if pool is None
-            else [pool.submit(self.process_device, d, io_batch) for d in devices]
-        )
+        inline = runner.inline
+        futures = None if inline else [runner.submit(d, io_batch) for d in devices]
         per_device = results.cpu_timing.per_device
         stop = False
         for position, device in enumerate(devices):
@@ -336,7 +341,7 @@ class Pipeline:
                 continue
             data_object = (
                 self.process_device(device, io_batch) if futures is None
-                else futures[position].result()
+                else runner.result(device, io_batch, futures[position])
             )
             results.add_device(data_object, device_id)
             per_device[device_id] = data_object.timings["cpu_total"]
@@ -385,6 +390,8 @@ class Pipeline:
         """
         devices = list(devices)
         _check_unique(devices)
+        if self.config.executor != "threads":
+            pipeline_blob(self, self.config.executor)  # fail before any work, naming the culprit
         self._t0 = time.perf_counter()
         self._run_id = uuid.uuid4().hex[:12]
         logging.getLogger("meshinsights").setLevel(self.config.log_level)
@@ -399,7 +406,7 @@ class Pipeline:
         workers = self.config.io_max_workers
         pending: deque[_FetchJob] = deque()
         try:
-            with self._io_executor() as io_pool, self._cpu_executor() as cpu_pool, \
+            with Stage2Runner(self) as cpu_runner, self._io_executor() as io_pool, \
                     _switch_interval(self.config.gil_switch_interval if overlap else None):
                 next_batch = 0
                 while next_batch < len(batches) or pending:
@@ -413,7 +420,7 @@ class Pipeline:
                     job = pending.popleft()
                     index, batch = job.index, job.devices
                     io_batch = self._collect_io(index, job.wait())
-                    results = self._stage2(io_batch, batch, cpu_pool)
+                    results = self._stage2(io_batch, batch, cpu_runner)
                     if results.stopped_early:
                         for rest_job in pending:
                             rest_job.cancel()
@@ -441,13 +448,6 @@ class Pipeline:
     def _io_executor(self) -> Executor:
         # Even one I/O worker is a thread: it is what overlaps with Stage 2.
         return ThreadPoolExecutor(self.config.io_max_workers, thread_name_prefix="meshinsights-io")
-
-    def _cpu_executor(self) -> contextlib.AbstractContextManager[Executor | None]:
-        # One CPU worker runs Stage 2 inline in the consumer: no pool, no hand-off.
-        workers = self.config.cpu_max_workers
-        if workers == 1:
-            return nullcontext(None)
-        return ThreadPoolExecutor(workers, thread_name_prefix="meshinsights-cpu")
 
     def _hook(self) -> Any:
         from meshinsights.plugins import get_host

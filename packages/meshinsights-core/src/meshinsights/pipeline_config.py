@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import attrs
 from attrs import validators as v
 
@@ -42,9 +40,12 @@ class PipelineConfig:
     #: on time (benchmarks/bench_runner.py, part b) and costs nothing measurable
     #: when no thread waits.
     gil_switch_interval: float | None = 0.0001
-
-    @property
-    def logging_level(self) -> int:
-        return logging.getLevelNamesMapping()[self.log_level] if hasattr(
-            logging, "getLevelNamesMapping"
-        ) else int(logging.getLevelName(self.log_level))
+    #: Where Stage 2 runs: ``threads``, ``processes`` (a spawn process pool) or
+    #: ``dask`` (a LocalCluster for the run, or the cluster at ``dask_scheduler``).
+    executor: str = attrs.field(default="threads", validator=v.in_(("threads", "processes", "dask")))
+    dask_scheduler: str | None = None
+    #: Seconds one device's Stage 2 may take before it is reported as failed
+    #: (and, on the processes executor, stopped). None: no limit.
+    cpu_time_limit: float | None = attrs.field(
+        default=None, validator=v.optional(v.gt(0))
+    )

@@ -56,6 +56,16 @@ class IOBatch:
     timing: StageTiming = attrs.field(factory=StageTiming)
     batch_index: int = 0
 
+    def for_device(self, device_id: str) -> IOBatch:
+        """This batch cut down to one device: what a task for another process carries."""
+        return IOBatch(
+            device_data={device_id: self.device_data.get(device_id, {})},
+            device_metadata={device_id: self.device_metadata.get(device_id, {})},
+            errors={device_id: self.errors[device_id]} if device_id in self.errors else {},
+            warnings={device_id: self.warnings[device_id]} if device_id in self.warnings else {},
+            batch_index=self.batch_index,
+        )
+
 
 @attrs.define
 class BatchResults:

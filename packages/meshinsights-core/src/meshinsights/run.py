@@ -75,6 +75,9 @@ def prepare_run(path: str | Path, *, log_level: str | None = None) -> PreparedRu
             io_max_workers=section.io_max_workers,
             cpu_max_workers=section.cpu_max_workers,
             queue_size=section.queue_size,
+            executor=section.executor,
+            dask_scheduler=section.dask_scheduler,
+            cpu_time_limit=section.cpu_time_limit,
             retain_normalized_data=False,  # results stream to the ledger batch by batch
         ),
         extra_processors=section.extra_processors,

@@ -1,0 +1,264 @@
+"""Where Stage 2 runs: threads, a process pool, or a Dask cluster.
+
+All three are ``concurrent.futures.Executor``\\ s, so the runner drives them the
+same way. Work sent to processes or Dask crosses a process boundary: the
+pipeline (its factories) is pickled once, checked before any work starts, and
+set up once per worker process; each task carries one device and its
+normalized data, and returns the device's data object.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import pickle
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from meshinsights.errors import ConfigError
+
+if TYPE_CHECKING:
+    from meshinsights.data_object import PipelineDataObject
+    from meshinsights.device import DeviceUnit
+    from meshinsights.pipeline import Pipeline
+    from meshinsights.results import IOBatch
+
+logger = logging.getLogger(__name__)
+
+EXECUTORS = ("threads", "processes", "dask")
+_PICKLED_PARTS = (
+    "data_source_factory", "normalizer_factory", "processor_factory",
+    "data_object_factory", "results_adapter",
+)
+
+
+def pipeline_blob(pipeline: Pipeline, executor: str) -> bytes:
+    """The pickled pipeline, or a ConfigError naming the part that cannot cross processes."""
+    for part in _PICKLED_PARTS:
+        value = getattr(pipeline, part)
+        try:
+            pickle.dumps(value)
+        except Exception as exc:  # noqa: BLE001 - any pickling failure is reported the same way
+            raise ConfigError(
+                f"the {executor!r} executor sends work to other processes, but the pipeline's "
+                f"{part} ({value!r}) cannot be pickled ({type(exc).__name__}: {exc}); use "
+                "module-level functions or classes, not lambdas, closures or local classes"
+            ) from None
+    return pickle.dumps(pipeline)
+
+
+def check_device_picklable(device: DeviceUnit, executor: str) -> None:
+    try:
+        pickle.dumps(device)
+    except Exception as exc:  # noqa: BLE001
+        raise ConfigError(
+            f"the {executor!r} executor cannot send device {device.device_id!r} to another process: "
+            f"its parameters cannot be pickled ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+# -- worker side ---------------------------------------------------------------
+_worker_pipeline: Pipeline | None = None
+
+
+def _init_process_worker(blob: bytes) -> None:
+    """Per-worker set-up: unpickle the pipeline (importing its modules) once."""
+    global _worker_pipeline
+    _worker_pipeline = pickle.loads(blob)
+
+
+@lru_cache(maxsize=4)
+def _pipeline_from_blob(blob: bytes) -> Pipeline:
+    pipeline: Pipeline = pickle.loads(blob)
+    return pipeline
+
+
+def process_in_worker(device: DeviceUnit, io_batch: IOBatch) -> PipelineDataObject:
+    """Stage 2 of one device in a process-pool worker."""
+    assert _worker_pipeline is not None, "worker started without _init_process_worker"
+    return _worker_pipeline.process_device(device, io_batch)
+
+
+def process_in_dask_worker(blob: bytes, device: DeviceUnit, io_batch: IOBatch) -> PipelineDataObject:
+    """Stage 2 of one device on a Dask worker (the pipeline is unpickled once per worker)."""
+    return _pipeline_from_blob(blob).process_device(device, io_batch)
+
+
+# -- executors -----------------------------------------------------------------
+@contextmanager
+def process_executor(workers: int, blob: bytes) -> Iterator[Executor]:
+    """A spawn-based process pool (forking a process that runs I/O threads is unsafe)."""
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_process_worker,
+        initargs=(blob,),
+    )
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextmanager
+def dask_executor(workers: int, scheduler: str | None) -> Iterator[Executor]:
+    """``distributed.Client.get_executor()`` on a given scheduler or a LocalCluster for the run."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ConfigError(
+            "executor = \"dask\" needs Dask: pip install \"meshinsights-core[dask]\""
+        ) from None
+    cluster = None
+    if scheduler:
+        client = Client(scheduler, set_as_default=False)
+    else:
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+            dashboard_address=None,
+        )
+        client = Client(cluster, set_as_default=False)
+    try:
+        logger.info("dask executor on %s", scheduler or f"a LocalCluster of {workers} workers")
+        yield client.get_executor(pure=False)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def thread_executor(workers: int) -> Executor:
+    return ThreadPoolExecutor(workers, thread_name_prefix="meshinsights-cpu")
+
+
+def describe(executor: str, workers: int, scheduler: str | None) -> dict[str, Any]:
+    return {"executor": executor, "cpu_workers": workers, "scheduler": scheduler}
+
+
+class Stage2Runner:
+    """Submits devices to the configured executor and collects their data objects.
+
+    A process pool broken by a dying worker is replaced, and each device it
+    held is retried once, one at a time, so that only a device that kills its
+    worker again fails. A device past ``cpu_time_limit`` is reported as failed;
+    on the processes executor its worker is stopped too.
+    """
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        config = pipeline.config
+        self.pipeline = pipeline
+        self.kind = config.executor
+        self.workers = config.cpu_max_workers
+        self.limit = config.cpu_time_limit
+        self._blob = b""
+        self._pool: Executor | None = None
+        self._context: Any = None
+        #: Retry rounds after a broken pool / stopped worker, for the tuning report.
+        self.restarts = 0
+        self._abandoned = False
+
+    @property
+    def inline(self) -> bool:
+        """One thread worker and no time limit: run in the consumer, no hand-off at all."""
+        return self.kind == "threads" and self.workers == 1 and self.limit is None
+
+    def __enter__(self) -> Stage2Runner:
+        if self.kind != "threads":
+            self._blob = pipeline_blob(self.pipeline, self.kind)
+        if not self.inline:
+            self._open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._close()
+
+    def _open(self) -> None:
+        if self.kind == "processes":
+            self._context = process_executor(self.workers, self._blob)
+        elif self.kind == "dask":
+            self._context = dask_executor(self.workers, self.pipeline.config.dask_scheduler)
+        else:
+            self._context = None
+            self._pool = thread_executor(self.workers)
+            return
+        self._pool = self._context.__enter__()
+
+    def _close(self, *, kill: bool = False) -> None:
+        if kill and isinstance(self._pool, ProcessPoolExecutor):
+            for process in list(getattr(self._pool, "_processes", {}).values()):
+                process.kill()  # a runaway device: no other way to stop its worker
+        if self._context is not None:
+            self._context.__exit__(None, None, None)
+        elif self._pool is not None:
+            # Wait for the threads unless one is stuck past the time limit.
+            self._pool.shutdown(wait=not self._abandoned, cancel_futures=True)
+        self._pool = self._context = None
+
+    def submit(self, device: DeviceUnit, io_batch: IOBatch) -> Any:
+        if self.inline:
+            return None
+        if self._pool is None:
+            self._open()
+        assert self._pool is not None
+        if self.kind == "threads":
+            return self._pool.submit(self.pipeline.process_device, device, io_batch)
+        check_device_picklable(device, self.kind)
+        payload = io_batch.for_device(device.device_id)
+        if self.kind == "processes":
+            return self._pool.submit(process_in_worker, device, payload)
+        return self._pool.submit(process_in_dask_worker, self._blob, device, payload)
+
+    def result(self, device: DeviceUnit, io_batch: IOBatch, future: Any) -> PipelineDataObject:
+        """The device's data object; failures of the executor become the device's error."""
+        if future is None:
+            return self.pipeline.process_device(device, io_batch)
+        from concurrent.futures import TimeoutError as FutureTimeout
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            data_object: PipelineDataObject = future.result(timeout=self.limit)
+            return data_object
+        except FutureTimeout:
+            future.cancel()
+            self._abandoned = self.kind == "threads"
+            stopped = self.kind == "processes"
+            if stopped:
+                self.restarts += 1
+                self._close(kill=True)  # the other devices it held are retried below
+            how = "its worker was stopped" if stopped else (
+                "it could not be stopped on the threads executor; use executor = \"processes\""
+                if self.kind == "threads" else "its task was cancelled"
+            )
+            return self._failed(device, f"exceeded the CPU time limit of {self.limit:g} s; {how}")
+        except BrokenProcessPool:
+            return self._retry_alone(device, io_batch)
+        except Exception as exc:  # noqa: BLE001 - e.g. a Dask worker killed too often
+            return self._failed(device, f"{self.kind} executor: {type(exc).__name__}: {exc}")
+
+    def _retry_alone(self, device: DeviceUnit, io_batch: IOBatch) -> PipelineDataObject:
+        from concurrent.futures.process import BrokenProcessPool
+
+        self.restarts += 1
+        self._close()
+        logger.warning("a Stage 2 worker process died; retrying device %s once", device.device_id)
+        try:
+            future = self.submit(device, io_batch)
+            data_object: PipelineDataObject = future.result(timeout=self.limit)
+            return data_object
+        except BrokenProcessPool:
+            self._close()
+            return self._failed(device, "its worker process died twice (retried once)")
+        except Exception as exc:  # noqa: BLE001
+            self._close()
+            return self._failed(device, f"{self.kind} executor on retry: {type(exc).__name__}: {exc}")
+
+    def _failed(self, device: DeviceUnit, cause: str) -> PipelineDataObject:
+        data_object = self.pipeline.new_data_object_safely(device)
+        message = f"device {device.device_id!r}: cpu stage, executor: {cause}"
+        data_object.add_error(message, stage="cpu", component="executor")
+        data_object.timings["cpu_total"] = self.limit or 0.0
+        logger.error("%s", message)
+        return data_object
