@@ -7,7 +7,7 @@ Solutions build their own report from these pieces (``page``, ``sortable_table``
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,17 +56,27 @@ def escape(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def page(title: str, body: str) -> str:
-    """A whole HTML document with inline style and the table-sorting script."""
+def page(title: str, body: str, style: str = "") -> str:
+    """A whole HTML document with inline style (``style`` adds rules) and the table-sorting script."""
     return (
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        f"<title>{escape(title)}</title><style>{STYLE}{style}</style></head><body>"
         f"{body}<script>{SORT_SCRIPT}</script></body></html>"
     )
 
 
-def sortable_table(frame: pd.DataFrame, table_id: str = "summary") -> str:
-    """A table whose columns sort on click; NaN shows as an empty cell."""
+def sortable_table(
+    frame: pd.DataFrame,
+    table_id: str = "summary",
+    links: Mapping[str, Callable[[Any], str]] | None = None,
+) -> str:
+    """A table whose columns sort on click; NaN shows as an empty cell.
+
+    ``links`` maps a column to a function giving the href of each of its cells
+    (for example an anchor of a section further down the page).
+    """
+    links = links or {}
     head = "".join(f"<th>{escape(c)}</th>" for c in frame.columns)
     body_rows = []
     for row in frame.itertuples(index=False):  # rendering only: rows of a summary table
@@ -74,7 +84,10 @@ def sortable_table(frame: pd.DataFrame, table_id: str = "summary") -> str:
         for column, value in zip(frame.columns, row, strict=True):
             shown = "" if value is None or value != value else value
             css = f" class=\"status-{escape(shown)}\"" if column == "status" else ""
-            cells.append(f"<td{css}>{escape(shown)}</td>")
+            text = escape(shown)
+            if column in links and shown != "":
+                text = f"<a href=\"{escape(links[column](value))}\">{text}</a>"
+            cells.append(f"<td{css}>{text}</td>")
         body_rows.append("<tr>" + "".join(cells) + "</tr>")
     return (
         f"<table id=\"{escape(table_id)}\" class=\"sortable\"><thead><tr>{head}</tr></thead>"
