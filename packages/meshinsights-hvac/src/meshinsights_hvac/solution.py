@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from meshinsights.solution import Solution
 from meshinsights_hvac.demo_config import write_demo
@@ -16,7 +17,17 @@ from meshinsights_hvac.factories import (
 from meshinsights_hvac.params import HVACParams
 from meshinsights_hvac.results import HVACResultsAdapter
 
+if TYPE_CHECKING:
+    from meshinsights.ledger import DeviceRecord
+
 HVAC_SOLUTION_NAME = "hvac-power"
+
+
+def build_hvac_report(out_dir: Path, records: Sequence[DeviceRecord], manifest: dict[str, Any]) -> str:
+    """``report.html`` with charts; imported on use so that the solution does not load matplotlib."""
+    from meshinsights_hvac.report import build_report
+
+    return build_report(out_dir, records, manifest)
 
 
 def validate_hvac_parameters(parameters: Mapping[str, Any]) -> HVACParams:
@@ -37,6 +48,7 @@ def hvac_solution() -> Solution:
         default_parameters={},
         validate_parameters=validate_hvac_parameters,
         demo=write_demo,
+        report_builder=build_hvac_report,
         description=(
             "HVAC power analysis: cycles, per-stage baselines and thresholds, "
             "and issues (short cycling, no power, unstable or drifting power, ...)"
