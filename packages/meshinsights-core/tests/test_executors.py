@@ -1,0 +1,90 @@
+"""Stage 2 on threads, processes and Dask: same results, fail-fast pickling, crashes, limits."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+
+from meshinsights import DeviceUnit, Pipeline, PipelineConfig
+from meshinsights.errors import ConfigError
+from meshinsights.testing import isolated_host
+from meshinsights.testing.faults import faulty_processors, no_normalizers, synthetic_sources
+
+
+def _pipeline(**config: object) -> Pipeline:
+    return Pipeline(
+        synthetic_sources, no_normalizers, faulty_processors,  # type: ignore[arg-type]
+        config=PipelineConfig(batch_size=3, io_max_workers=2, **config),  # type: ignore[arg-type]
+    )
+
+
+def _table(results) -> pd.DataFrame:
+    rows = []
+    for device_id, data_object in sorted(results.device_results.items()):
+        rows.append({
+            "device_id": device_id, "status": data_object.status,
+            "mean": data_object.get_artifact("values/mean"),
+            "errors": ";".join(m.message for m in data_object.errors),
+        })
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(autouse=True)
+def _host():
+    with isolated_host():
+        yield
+
+
+DEVICES = [DeviceUnit(f"d{i:02d}", {"rows": 50 + i}) for i in range(8)]
+
+
+@pytest.mark.parametrize("executor", ["processes", "dask"])
+def test_results_are_identical_across_executors(executor: str) -> None:
+    expected = _table(_pipeline(executor="threads", cpu_max_workers=2).run_producer_consumer(DEVICES))
+    results = _pipeline(executor=executor, cpu_max_workers=2).run_producer_consumer(DEVICES)
+    pd.testing.assert_frame_equal(_table(results), expected)
+    pids = {d.get_artifact("values/pid") for d in results.device_results.values()}
+    assert os.getpid() not in pids, "Stage 2 must have run in other processes"
+    table = results.device_results["d00"].get_artifact("values/table")
+    assert isinstance(table, pd.DataFrame) and table.loc["count", "value"] == 50
+
+
+def test_unpicklable_factory_fails_before_any_work_naming_it() -> None:
+    fetched: list[str] = []
+
+    def sources(device: DeviceUnit):  # a closure: cannot cross processes
+        fetched.append(device.device_id)
+        return synthetic_sources(device)
+
+    pipeline = Pipeline(
+        sources, no_normalizers, faulty_processors,  # type: ignore[arg-type]
+        config=PipelineConfig(executor="processes", cpu_max_workers=2),
+    )
+    with pytest.raises(ConfigError, match=r"data_source_factory .*cannot be pickled.*module-level"):
+        pipeline.run_producer_consumer(DEVICES)
+    assert fetched == []
+
+
+def test_a_dying_worker_fails_only_its_device_after_one_retry() -> None:
+    devices = [*DEVICES[:4], DeviceUnit("crash", {"fault": "exit"}), *DEVICES[4:]]
+    results = _pipeline(executor="processes", cpu_max_workers=2).run_producer_consumer(devices)
+    assert results.failed_devices == ["crash"]
+    error = results.device_results["crash"].errors[0].message
+    assert "worker process died twice (retried once)" in error
+    assert sorted(results.successful_devices) == sorted(d.device_id for d in DEVICES)
+
+
+@pytest.mark.parametrize("executor", ["processes", "threads"])
+def test_cpu_time_limit_reports_and_on_processes_stops(executor: str) -> None:
+    devices = [DeviceUnit("slow", {"fault": "sleep", "seconds": 8}), *DEVICES[:5]]
+    results = _pipeline(
+        executor=executor, cpu_max_workers=2, cpu_time_limit=1.5
+    ).run_producer_consumer(devices)
+    assert results.failed_devices == ["slow"]
+    error = results.device_results["slow"].errors[0].message
+    assert "exceeded the CPU time limit of 1.5 s" in error
+    assert ("worker was stopped" in error) == (executor == "processes")
+    assert sorted(results.successful_devices) == sorted(d.device_id for d in DEVICES[:5])
+    assert results.wall_time < 7, "the run must not wait for the runaway device"
