@@ -203,15 +203,21 @@ def test_fetch_device_and_process_device_never_raise(fleet_factory: Factory) -> 
 
 # ---------------------------------------------------------------------------- stop_on_error
 class _CountingFleet:
-    """Wraps a fleet's source factory to record which devices Stage 1 reached."""
+    """Wraps a fleet's sources to record which devices Stage 1 fetched."""
 
     def __init__(self, fleet: Any) -> None:
         self.fleet = fleet
         self.fetched: list[str] = []
 
     def sources(self, device: DeviceUnit) -> Any:
-        self.fetched.append(device.device_id)
-        return self.fleet.sources(device)
+        sources = self.fleet.sources(device)
+        for source in sources.values():
+            def fetch(original: Any = source.fetch, device_id: str = device.device_id) -> Any:
+                self.fetched.append(device_id)
+                return original()
+
+            source.fetch = fetch
+        return sources
 
 
 @pytest.mark.parametrize("runner", RUNNERS)

@@ -42,6 +42,7 @@ class PipelineSection:
     queue_size: int = attrs.field(default=2, validator=v.ge(1))
     executor: str = attrs.field(default="threads", validator=v.in_(EXECUTORS))
     dask_scheduler: str | None = None
+    batch_fetch: bool = True
     cpu_time_limit: float | None = attrs.field(default=None, validator=v.optional(v.gt(0)))
     stop_on_error: bool = False
     freeze_normalized_data: bool = True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from meshinsights.connectors import DBConnector, PluginManager, QueryParameters
@@ -50,6 +50,27 @@ class DataSource(ABC):
         plugin = self.plugin
         plugin.connect()
         return plugin.execute_query(self.build_query(), self.build_parameters())
+
+    # -- batched fetches ------------------------------------------------------
+    @classmethod
+    def build_batch(cls, sources: Sequence[DataSource]) -> tuple[str, QueryParameters] | None:
+        """One query fetching the data of several devices' sources, or None.
+
+        Override with :meth:`split_batch` to let Stage 1 send one query per
+        batch instead of one per device. Called only with sources of this
+        class, dataset name, connector and connector config; returning None
+        (the default) fetches them one by one.
+        """
+        return None
+
+    def split_batch(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """This source's rows of a batched result (an empty frame when it has none)."""
+        raise NotImplementedError(f"{type(self).__name__} builds batches but cannot split them")
+
+    @classmethod
+    def batches(cls) -> bool:
+        """Whether this class overrides :meth:`build_batch`."""
+        return cls.build_batch.__func__ is not DataSource.build_batch.__func__  # type: ignore[attr-defined]
 
     def validate_connection(self) -> bool:
         """Probe the connector; False (never an exception) when unreachable."""

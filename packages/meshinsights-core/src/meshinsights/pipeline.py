@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
 import uuid
 from collections import deque
@@ -33,6 +34,7 @@ from meshinsights.messages import Message
 from meshinsights.normalizer import DataNormalizer
 from meshinsights.pipeline_config import PipelineConfig
 from meshinsights.processor import Processor
+from meshinsights.redaction import config_hash
 from meshinsights.results import BatchResults, IOBatch, ResultsAdapter, StageSpan
 
 logger = logging.getLogger(__name__)
@@ -55,6 +57,16 @@ class DeviceIO:
     warnings: list[Message] = attrs.field(factory=list)
     start: float = 0.0
     end: float = 0.0
+
+
+@attrs.define
+class Prefetched:
+    """A device's sources and normalizers, and the raw frames a batched query already got."""
+
+    sources: Mapping[str, DataSource]
+    normalizers: Mapping[str, DataNormalizer]
+    raw: dict[str, Any] = attrs.field(factory=dict)
+    batch_seconds: float = 0.0
 
 
 def _cause(exc: BaseException) -> str:
@@ -97,7 +109,9 @@ class _FetchJob:
     batch's tasks, so batch boundaries never idle the I/O threads.
     """
 
-    __slots__ = ("_todo", "cancelled", "devices", "futures", "index", "results")
+    __slots__ = (
+        "_ready", "_todo", "cancelled", "devices", "futures", "index", "prefetched", "results",
+    )
 
     def __init__(self, index: int, devices: Sequence[DeviceUnit]) -> None:
         self.index = index
@@ -105,23 +119,43 @@ class _FetchJob:
         self.results: list[DeviceIO | None] = [None] * len(devices)
         self.futures: list[Future[None]] = []
         self.cancelled = False
+        self.prefetched: dict[str, Prefetched] = {}
+        self._ready: threading.Event | None = None
         self._todo: deque[tuple[int, DeviceUnit]] = deque(enumerate(devices))
 
     def start(
-        self, pool: Executor, workers: int, fetch: Callable[[DeviceUnit], DeviceIO]
+        self,
+        pool: Executor,
+        workers: int,
+        fetch: Callable[[DeviceUnit, Prefetched | None], DeviceIO],
+        prefetch: Callable[[Sequence[DeviceUnit]], dict[str, Prefetched]] | None = None,
     ) -> _FetchJob:
+        if prefetch is not None and len(self.devices) > 1:
+            # One batched query first (submitted before the drains, so it runs first).
+            self._ready = threading.Event()
+            self.futures.append(pool.submit(self._prefetch, prefetch))
         for _ in range(min(workers, len(self.devices))):
             self.futures.append(pool.submit(self._drain, fetch))
         return self
 
-    def _drain(self, fetch: Callable[[DeviceUnit], DeviceIO]) -> None:
-        todo, results = self._todo, self.results
+    def _prefetch(self, prefetch: Callable[[Sequence[DeviceUnit]], dict[str, Prefetched]]) -> None:
+        assert self._ready is not None
+        try:
+            if not self.cancelled:
+                self.prefetched = prefetch(self.devices)
+        finally:
+            self._ready.set()
+
+    def _drain(self, fetch: Callable[[DeviceUnit, Prefetched | None], DeviceIO]) -> None:
+        if self._ready is not None:
+            self._ready.wait()
+        todo, results, prefetched = self._todo, self.results, self.prefetched
         while not self.cancelled:
             try:
                 index, device = todo.popleft()  # atomic: workers never share a device
             except IndexError:
                 return
-            results[index] = fetch(device)
+            results[index] = fetch(device, prefetched.get(device.device_id))
 
     def cancel(self) -> None:
         """Start no further device of this batch (a fetch under way finishes)."""
@@ -158,33 +192,43 @@ class Pipeline:
         self._run_id = ""
 
     # ------------------------------------------------------------------ Stage 1
-    def fetch_device(self, device: DeviceUnit) -> DeviceIO:
+    def fetch_device(self, device: DeviceUnit, prefetched: Prefetched | None = None) -> DeviceIO:
         """Fetch and normalize every dataset of one device; never raises."""
         device_id = device.device_id
         out = DeviceIO(device_id=device_id, start=time.perf_counter() - self._t0)
         with device_context(device_id):
             try:
-                self._fetch_into(device, out)
+                self._fetch_into(device, out, prefetched)
             except Exception as exc:  # noqa: BLE001 - anything left is this device's failure
                 self._io_error(out, "stage 1", exc)
         out.end = time.perf_counter() - self._t0
+        if prefetched is not None:
+            out.start -= prefetched.batch_seconds  # its share of the batched query
         return out
 
-    def _fetch_into(self, device: DeviceUnit, out: DeviceIO) -> None:
-        try:
-            sources = self.data_source_factory(device)
-        except Exception as exc:  # noqa: BLE001
-            self._io_error(out, "data_source_factory", exc)
-            return
-        try:
-            normalizers = self.normalizer_factory(device)
-        except Exception as exc:  # noqa: BLE001
-            self._io_error(out, "normalizer_factory", exc)
-            return
+    def _fetch_into(self, device: DeviceUnit, out: DeviceIO, prefetched: Prefetched | None) -> None:
+        if prefetched is not None:
+            sources, normalizers = prefetched.sources, prefetched.normalizers
+        else:
+            try:
+                sources = self.data_source_factory(device)
+            except Exception as exc:  # noqa: BLE001
+                self._io_error(out, "data_source_factory", exc)
+                return
+            try:
+                normalizers = self.normalizer_factory(device)
+            except Exception as exc:  # noqa: BLE001
+                self._io_error(out, "normalizer_factory", exc)
+                return
+        batched = prefetched.raw if prefetched is not None else {}
         for name, source in sources.items():
             try:
-                raw = source.fetch()
-                out.sources[name] = source.get_metadata()
+                if name in batched:
+                    raw = batched[name]
+                    out.sources[name] = {**source.get_metadata(), "batched": True}
+                else:
+                    raw = source.fetch()
+                    out.sources[name] = source.get_metadata()
             except Exception as exc:  # noqa: BLE001
                 self._io_error(out, f"data source {name!r} ({type(source).__name__})", exc)
                 return
@@ -206,6 +250,56 @@ class Pipeline:
                     Message(message=text, stage="io", component=component) for text in warnings
                 )
             out.normalization[name] = metadata
+
+    def prefetch_batch(self, devices: Sequence[DeviceUnit]) -> dict[str, Prefetched]:
+        """One query per group of batchable sources (same class, dataset, connector, config).
+
+        Each device gets its own rows (``split_batch``); a device absent from
+        the result gets an empty frame, so its normalizer or processors judge
+        it exactly as after a query of its own. When the batched query fails,
+        nothing is prefetched and every device fetches alone, so an error stays
+        the device's, never the batch's.
+        """
+        plans: dict[str, Prefetched] = {}
+        groups: dict[tuple[Any, ...], list[tuple[str, DataSource]]] = {}
+        for device in devices:
+            try:
+                with device_context(device.device_id):
+                    sources = self.data_source_factory(device)
+                    normalizers = self.normalizer_factory(device)
+            except Exception:  # noqa: BLE001 - fetch_device reports it for the device
+                continue
+            plans[device.device_id] = Prefetched(sources, normalizers)
+            for name, source in sources.items():
+                if type(source).batches():
+                    key = (name, type(source), source.plugin_name, config_hash(source.plugin_config))
+                    groups.setdefault(key, []).append((device.device_id, source))
+        for (name, source_cls, plugin, _), members in groups.items():
+            if len(members) < 2:
+                continue
+            started = time.perf_counter()
+            try:
+                query = source_cls.build_batch([source for _, source in members])
+                if query is None:
+                    continue
+                connector = members[0][1].plugin
+                connector.connect()
+                frame = connector.execute_query(*query)
+                split = {device_id: source.split_batch(frame) for device_id, source in members}
+            except Exception as exc:  # noqa: BLE001 - fall back to one query per device
+                logger.warning(
+                    "batched fetch of %r from %s for %d devices failed (%s); fetching them one by one",
+                    name, plugin, len(members), _cause(exc),
+                )
+                continue
+            elapsed = time.perf_counter() - started
+            logger.debug("batched fetch of %r from %s: %d devices in one query, %.3f s",
+                         name, plugin, len(members), elapsed)
+            share = elapsed / len(members)
+            for device_id, frame_part in split.items():
+                plans[device_id].raw[name] = frame_part
+                plans[device_id].batch_seconds += share
+        return plans
 
     def _io_error(self, out: DeviceIO, component: str, exc: BaseException) -> None:
         message = f"device {out.device_id!r}: io stage, {component}: {_cause(exc)}"
@@ -237,7 +331,7 @@ class Pipeline:
         """Fetch and normalize a batch of devices with ``io_max_workers`` threads."""
         with self._io_executor() as pool:
             job = _FetchJob(batch_index, devices).start(
-                pool, self.config.io_max_workers, self.fetch_device
+                pool, self.config.io_max_workers, self.fetch_device, self._prefetcher()
             )
             return self._collect_io(batch_index, job.wait())
 
@@ -404,6 +498,7 @@ class Pipeline:
             self.config.cpu_max_workers, "overlapped" if overlap else "sequential",
         )
         workers = self.config.io_max_workers
+        prefetcher = self._prefetcher()
         pending: deque[_FetchJob] = deque()
         try:
             with Stage2Runner(self) as cpu_runner, self._io_executor() as io_pool, \
@@ -414,7 +509,7 @@ class Pipeline:
                     while next_batch < len(batches) and len(pending) <= ahead:
                         pending.append(
                             _FetchJob(next_batch, batches[next_batch])
-                            .start(io_pool, workers, self.fetch_device)
+                            .start(io_pool, workers, self.fetch_device, prefetcher)
                         )
                         next_batch += 1
                     job = pending.popleft()
@@ -448,6 +543,9 @@ class Pipeline:
     def _io_executor(self) -> Executor:
         # Even one I/O worker is a thread: it is what overlaps with Stage 2.
         return ThreadPoolExecutor(self.config.io_max_workers, thread_name_prefix="meshinsights-io")
+
+    def _prefetcher(self) -> Callable[[Sequence[DeviceUnit]], dict[str, Prefetched]] | None:
+        return self.prefetch_batch if self.config.batch_fetch else None
 
     def _hook(self) -> Any:
         from meshinsights.plugins import get_host

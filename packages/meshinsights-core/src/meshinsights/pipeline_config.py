@@ -40,6 +40,9 @@ class PipelineConfig:
     #: on time (benchmarks/bench_runner.py, part b) and costs nothing measurable
     #: when no thread waits.
     gil_switch_interval: float | None = 0.0001
+    #: Let data sources that can (``DataSource.build_batch``) fetch a whole batch
+    #: of devices in one query, each device getting its own rows.
+    batch_fetch: bool = True
     #: Where Stage 2 runs: ``threads``, ``processes`` (a spawn process pool) or
     #: ``dask`` (a LocalCluster for the run, or the cluster at ``dask_scheduler``).
     executor: str = attrs.field(default="threads", validator=v.in_(("threads", "processes", "dask")))

@@ -77,6 +77,7 @@ def prepare_run(path: str | Path, *, log_level: str | None = None) -> PreparedRu
             queue_size=section.queue_size,
             executor=section.executor,
             dask_scheduler=section.dask_scheduler,
+            batch_fetch=section.batch_fetch,
             cpu_time_limit=section.cpu_time_limit,
             retain_normalized_data=False,  # results stream to the ledger batch by batch
         ),
