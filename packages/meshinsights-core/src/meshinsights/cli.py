@@ -125,6 +125,11 @@ def _print_outcome(outcome: Any) -> None:
         click.echo(f"  failed {device_id}: {outcome.first_errors.get(device_id, 'see devices.jsonl')}")
     if len(outcome.failed) > 20:
         click.echo(f"  ... and {len(outcome.failed) - 20} more failed devices (see summary.csv)")
+    if totals.processed:
+        from meshinsights.tuning import tuning_advice
+
+        for line in tuning_advice(totals.as_results(), outcome.config).lines():
+            click.echo(f"  {line}")
     for name, path in outcome.written.items():
         click.echo(f"  wrote {name}: {path}")
 

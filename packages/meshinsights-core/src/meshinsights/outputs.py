@@ -25,6 +25,7 @@ from meshinsights.ledger import DeviceRecord, Ledger, atomic_write_text, counts_
 from meshinsights.redaction import redact
 from meshinsights.results import BatchResults, ResultsAdapter, StageTiming
 from meshinsights.timing import stage_report
+from meshinsights.tuning import tuning_advice
 
 if TYPE_CHECKING:
     from meshinsights.device import DeviceUnit
@@ -53,6 +54,7 @@ class RunTotals:
     io_timing: StageTiming = attrs.field(factory=StageTiming)
     cpu_timing: StageTiming = attrs.field(factory=StageTiming)
     wall_time: float = 0.0
+    cpu_waited_for_io: float = 0.0
 
     def add(self, batch: BatchResults) -> None:
         self.run_id = batch.run_id
@@ -62,12 +64,13 @@ class RunTotals:
         self.skipped.extend(batch.skipped_devices)
         self.io_timing.extend(batch.io_timing)
         self.cpu_timing.extend(batch.cpu_timing)
+        self.cpu_waited_for_io += batch.cpu_waited_for_io
 
     def as_results(self) -> BatchResults:
         return BatchResults(
             successful_devices=self.successful, failed_devices=self.failed,
             skipped_devices=self.skipped, io_timing=self.io_timing, cpu_timing=self.cpu_timing,
-            wall_time=self.wall_time, run_id=self.run_id,
+            wall_time=self.wall_time, run_id=self.run_id, cpu_waited_for_io=self.cpu_waited_for_io,
         )
 
 
@@ -123,6 +126,7 @@ def build_manifest(
         "devices_processed": totals.processed,
         "devices_failed": len(totals.failed),
         **stage_report(totals.as_results()),
+        "tuning": tuning_advice(totals.as_results(), prepared.pipeline.config).to_dict(),
     }
     runs = [*previous_runs, this_run]
     return {

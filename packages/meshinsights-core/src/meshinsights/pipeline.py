@@ -514,8 +514,11 @@ class Pipeline:
                         next_batch += 1
                     job = pending.popleft()
                     index, batch = job.index, job.devices
+                    waited = time.perf_counter()
                     io_batch = self._collect_io(index, job.wait())
+                    waited = time.perf_counter() - waited
                     results = self._stage2(io_batch, batch, cpu_runner)
+                    results.cpu_waited_for_io = waited
                     if results.stopped_early:
                         for rest_job in pending:
                             rest_job.cancel()

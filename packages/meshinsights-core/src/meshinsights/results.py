@@ -80,6 +80,8 @@ class BatchResults:
     skipped_devices: list[str] = attrs.field(factory=list)
     stopped_early: bool = False
     run_id: str = ""
+    #: Seconds Stage 2 sat waiting for Stage 1 to deliver (I/O was the bottleneck).
+    cpu_waited_for_io: float = 0.0
     results_adapter: ResultsAdapter | None = attrs.field(default=None, repr=False)
 
     @property
@@ -99,6 +101,7 @@ class BatchResults:
         self.io_timing.extend(other.io_timing)
         self.cpu_timing.extend(other.cpu_timing)
         self.stopped_early = self.stopped_early or other.stopped_early
+        self.cpu_waited_for_io += other.cpu_waited_for_io
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -136,6 +136,7 @@ def execute(prepared: PreparedRun, *, resume: bool = False, rerun_failed: bool =
         first_errors={r.device_id: r.document["errors"][0] for r in records if r.document["errors"]},
         written=written,
         out_dir=ledger.out_dir,
+        config=prepared.pipeline.config,
     )
 
 
@@ -148,6 +149,7 @@ class RunOutcome:
     first_errors: dict[str, str]
     written: dict[str, str]
     out_dir: Path
+    config: PipelineConfig
 
     @property
     def failed(self) -> list[str]:

@@ -1,0 +1,114 @@
+"""After a run: where the time went, and worker counts and batch size to try next.
+
+The advice follows from the measured busy times. Stage 1 keeps up when its
+workers can fetch a device in the time Stage 2 spends on one; Stage 2 keeps up
+when it has enough workers (processes, for pure-Python CPU work) for its busy
+time; a batch should be small enough that many batches overlap, and large
+enough that its fixed costs (a batched query, hand-offs) stay small.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import attrs
+
+from meshinsights.pipeline_config import PipelineConfig
+from meshinsights.results import BatchResults
+from meshinsights.timing import stage_report
+
+MAX_IO_WORKERS = 32
+
+
+@attrs.frozen
+class TuningAdvice:
+    """Measured stage times and suggested settings, with the reasons."""
+
+    io_busy_s: float
+    cpu_busy_s: float
+    cpu_waited_for_io_s: float
+    io_waited_for_cpu_s: float
+    overlap_fraction: float
+    bottleneck: str
+    io_max_workers: int
+    cpu_max_workers: int
+    executor: str
+    batch_size: int
+    reasons: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+    def lines(self) -> list[str]:
+        return [
+            f"I/O busy {self.io_busy_s:.2f} s, CPU busy {self.cpu_busy_s:.2f} s, "
+            f"overlap {self.overlap_fraction:.0%}; Stage 2 waited {self.cpu_waited_for_io_s:.2f} s "
+            f"for I/O, I/O workers idled {self.io_waited_for_cpu_s:.2f} s",
+            f"bottleneck: {self.bottleneck}; try io_max_workers = {self.io_max_workers}, "
+            f"cpu_max_workers = {self.cpu_max_workers}, executor = \"{self.executor}\", "
+            f"batch_size = {self.batch_size}",
+            *(f"  - {reason}" for reason in self.reasons),
+        ]
+
+
+def tuning_advice(results: BatchResults, config: PipelineConfig) -> TuningAdvice:
+    report = stage_report(results)
+    devices = max(1, len(results.io_timing.per_device))
+    io_busy, cpu_busy, wall = report["io_busy_s"], report["cpu_busy_s"], max(report["wall_time_s"], 1e-9)
+    io_idle = max(0.0, config.io_max_workers * wall - io_busy)
+    reasons: list[str] = []
+    cores = os.cpu_count() or 1
+
+    cpu_workers, executor = config.cpu_max_workers, config.executor
+    # Threads share one GIL: pure-Python Stage 2 work saturates at about one core.
+    usable = 1 if executor == "threads" else config.cpu_max_workers
+    cpu_saturated = cpu_busy >= 0.7 * wall * usable
+    if cpu_saturated and executor == "threads" and cores > 1:
+        cpu_workers, executor = cores, "processes"
+        reasons.append(
+            f"Stage 2 kept its {config.cpu_max_workers} thread(s) busy; Python CPU work scales "
+            f"across cores with processes ({cores} cores here)"
+        )
+    elif cpu_saturated and config.cpu_max_workers < cores:
+        cpu_workers = cores
+        reasons.append(f"Stage 2 was saturated; use all {cores} cores")
+
+    # Enough I/O workers that fetching a device takes no longer than processing one.
+    io_per_device = io_busy / devices
+    cpu_per_device = cpu_busy / devices / max(1, cpu_workers)
+    needed = math.ceil(io_per_device / max(cpu_per_device, 1e-6)) if cpu_per_device > 0 else 1
+    io_workers = min(MAX_IO_WORKERS, max(1, needed))
+    if io_workers > config.io_max_workers and results.cpu_waited_for_io > 0.1 * wall:
+        reasons.append(
+            f"Stage 2 waited {results.cpu_waited_for_io:.2f} s for data: a device takes "
+            f"{io_per_device * 1000:.0f} ms to fetch and {cpu_per_device * 1000:.0f} ms to process"
+        )
+    elif io_workers < config.io_max_workers:
+        reasons.append(f"{config.io_max_workers} I/O workers idled {io_idle:.1f} worker-seconds")
+    else:
+        io_workers = config.io_max_workers
+
+    batches = max(1, len(results.io_timing.per_batch))
+    batch_size = config.batch_size
+    if batches < 4 * (config.queue_size + 1) and devices >= 8:
+        batch_size = max(1, devices // (4 * (config.queue_size + 1)))
+        if batch_size < config.batch_size:
+            reasons.append(
+                f"only {batches} batches: smaller batches overlap the stages sooner "
+                "(the first batch's fetch is never hidden)"
+            )
+        else:
+            batch_size = config.batch_size
+    if not reasons:
+        reasons.append("both stages kept up with each other; the settings fit this workload")
+    cpu_load = cpu_busy / usable
+    bottleneck = "cpu" if cpu_load >= io_busy / config.io_max_workers else "io"
+    return TuningAdvice(
+        io_busy_s=round(io_busy, 3), cpu_busy_s=round(cpu_busy, 3),
+        cpu_waited_for_io_s=round(results.cpu_waited_for_io, 3),
+        io_waited_for_cpu_s=round(io_idle, 3), overlap_fraction=report["overlap_fraction"],
+        bottleneck=bottleneck, io_max_workers=io_workers, cpu_max_workers=cpu_workers,
+        executor=executor, batch_size=batch_size, reasons=tuple(reasons),
+    )

@@ -1,0 +1,40 @@
+"""The tuning report's advice follows from measured stage times."""
+
+from __future__ import annotations
+
+from meshinsights import BatchResults, PipelineConfig, StageSpan, StageTiming
+from meshinsights.tuning import tuning_advice
+
+
+def _results(n: int, io_s: float, cpu_s: float, wall: float, waited: float, batches: int) -> BatchResults:
+    ids = [f"d{i}" for i in range(n)]
+    spans = [StageSpan(b, b * wall / batches, (b + 1) * wall / batches, n // batches) for b in range(batches)]
+    return BatchResults(
+        io_timing=StageTiming(dict.fromkeys(ids, io_s), spans),
+        cpu_timing=StageTiming(dict.fromkeys(ids, cpu_s), spans),
+        wall_time=wall, cpu_waited_for_io=waited,
+    )
+
+
+def test_io_bound_runs_get_more_io_workers() -> None:
+    # 100 devices, 200 ms to fetch, 20 ms to process, 2 I/O workers: Stage 2 starves.
+    advice = tuning_advice(_results(100, 0.2, 0.02, 10.0, 7.5, 20), PipelineConfig(io_max_workers=2))
+    assert advice.bottleneck == "io"
+    assert advice.io_max_workers == 10
+    assert "waited 7.50 s for data" in advice.reasons[0]
+
+
+def test_cpu_bound_thread_runs_are_told_to_use_processes() -> None:
+    advice = tuning_advice(
+        _results(100, 0.001, 0.1, 10.5, 0.0, 20), PipelineConfig(io_max_workers=4, cpu_max_workers=1)
+    )
+    assert advice.bottleneck == "cpu"
+    assert advice.executor == "processes"
+    assert advice.cpu_max_workers >= 1
+    assert any("processes" in reason for reason in advice.reasons)
+
+
+def test_too_few_batches_get_a_smaller_batch_size() -> None:
+    advice = tuning_advice(_results(40, 0.01, 0.01, 1.0, 0.0, 2), PipelineConfig(batch_size=20))
+    assert advice.batch_size == 40 // 12
+    assert any("only 2 batches" in reason for reason in advice.reasons)
