@@ -52,12 +52,11 @@ STAGE_COLORS: dict[str, str] = {
     "heat2": "#b02a1a",
     "aux": "#7048e8",
 }
-STATUS_ORDER = {"failed": 1, "insufficient_data": 2, "ok": 3}
 
 STYLE = """
 .table-wrap{max-height:26rem;overflow:auto;border:1px solid #e4e7eb;border-radius:6px}
 .table-wrap td a{color:#1c5d99;font-weight:600}.table-wrap td{white-space:nowrap}
-.table-wrap td:last-child{white-space:normal;min-width:16rem}
+.table-wrap td:nth-child(4),.table-wrap td:last-child{white-space:normal;min-width:12rem}
 .overview{display:flex;gap:2rem;flex-wrap:wrap}
 details.device{border:1px solid #d9e2ec;border-radius:8px;padding:.4rem .9rem;margin:.6rem 0}
 details.device>summary{cursor:pointer;font-size:1.05rem;padding:.2rem 0}
@@ -109,14 +108,21 @@ def device_table(records: Sequence[DeviceRecord]) -> pd.DataFrame:
             **counts,
             "n_errors": int(record.document.get("n_errors", 0)),
             "n_warnings": int(record.document.get("n_warnings", 0)),
-            "first_error": (record.document.get("errors") or [""])[0],
+            "first_error": _shorten((record.document.get("errors") or [""])[0]),
         })
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    return frame.sort_values("device_id", ignore_index=True) if len(frame) else frame
+
+
+def _shorten(text: str, limit: int = 90) -> str:
+    """A table cell's worth of a message; the device's section has all of it."""
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "\u2026"
 
 
 def device_order(table: pd.DataFrame) -> list[str]:
-    """Devices with issues first (most issues first), then failed, insufficient, clean."""
-    rank = np.where(table["n_issues"] > 0, 0, table["status"].map(STATUS_ORDER).fillna(4))
+    """Analysed devices with issues first (most issues first), then devices that failed or had
+    too little data to analyse, then clean ones."""
+    rank = np.where(table["status"] != "ok", 1, np.where(table["n_issues"] > 0, 0, 2))
     ordered = table.assign(_rank=rank).sort_values(
         ["_rank", "n_issues", "device_id"], ascending=[True, False, True]
     )
@@ -627,8 +633,8 @@ def build_report(out_dir: Path, records: Sequence[DeviceRecord], manifest: dict[
         + cards({"devices with issues": int((table["n_issues"] > 0).sum()) if len(table) else 0,
                  "issues": sum(codes.values())})
         + "<h2>Devices</h2><p class=\"note\">Click a column to sort; click a device to jump to "
-          "its section. Devices with issues come first below; they, and devices that failed or "
-          "had too little data, are open.</p>"
+          "its section. Below, devices with issues come first, then those that failed or had too "
+          "little data (all of these open), then the clean ones.</p>"
         + ("<div class=\"table-wrap\">"
            + sortable_table(table, "summary", links={"device_id": lambda d: f"#{anchor(str(d))}"})
            + "</div>" if len(table) else "<p>No device was recorded.</p>")
