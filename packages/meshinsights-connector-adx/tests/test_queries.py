@@ -186,3 +186,21 @@ def test_management_command_and_validate_connection(
     assert kusto.requests[-1].path == "/v1/rest/mgmt"
     assert kusto.requests[-1].query == ".show version"
     assert connector.execute_command(".show tables")["TableName"].tolist() == ["Power"]
+
+
+def test_let_bindings_and_bracketed_names(kusto: KustoTestServer, config: dict[str, Any]) -> None:
+    """The test endpoint reads `let x = param;` and `['column']`, as data sources write KQL."""
+    connector = ADXConnector(**config)
+    query = (
+        "let _devices = devices;\nlet _t0 = t0;\n['Power']\n"
+        "| where ['device_id'] in (_devices) and ['timestamp'] >= _t0\n"
+        "| project ['device_id'], ['power_w']\n| order by ['device_id'] asc"
+    )
+    frame = connector.execute_query(query, {"devices": ["d2"], "t0": T0})
+    source = power_frame()
+    assert frame["device_id"].tolist() == source.loc[source.device_id == "d2", "device_id"].tolist()
+    assert len(frame) > 0
+    nothing = connector.execute_query(query, {"devices": ["' or 1==1 //"], "t0": T0})
+    assert len(nothing) == 0
+    with pytest.raises(ConnectorError, match="Failed to resolve scalar expression named 'nope'"):
+        connector.execute_query("let _x = nope;\nPower | take 1")

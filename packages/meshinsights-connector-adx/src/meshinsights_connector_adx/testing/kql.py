@@ -41,6 +41,7 @@ class KqlError(Exception):
 _TOKEN = re.compile(
     r"""\s*(?:
         (?P<string>'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")
+      | (?P<qname>\[\s*(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")\s*\])
       | (?P<number>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)
       | (?P<op>==|!=|<=|>=|=~|!in\b|[<>|(),;:=])
       | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
@@ -69,7 +70,10 @@ def tokenize(text: str) -> list[Token]:
         if match is None or match.end() == position:
             raise KqlError("Syntax", f"unexpected character {stripped[position]!r} at {position}")
         kind = match.lastgroup or ""
-        tokens.append(Token(kind, match.group(kind)))
+        text = match.group(kind)
+        if kind == "qname":  # ['name'] / ["name"]: an identifier that is always a column
+            text = _unquote(text[1:-1].strip())
+        tokens.append(Token(kind, text))
         position = match.end()
     return tokens
 
@@ -154,7 +158,7 @@ class _Parser:
 
     def name(self) -> str:
         token = self.next()
-        if token.kind != "name":
+        if token.kind not in ("name", "qname"):
             raise KqlError("Syntax", f"expected a name, found {token.text!r}")
         return token.text
 
@@ -232,6 +236,8 @@ class _Evaluator:
         if token.kind == "number":
             return "value", float(token.text) if "." in token.text or "e" in token.text.lower() \
                 else int(token.text)
+        if token.kind == "qname":
+            return "column", self.column(token.text)
         if token.kind == "name":
             lowered = token.text.lower()
             if lowered in ("true", "false"):
@@ -343,6 +349,24 @@ class _Evaluator:
         return Table(self.frame.reset_index(drop=True), self.types)
 
 
+def _bind(statement: list[Token], values: dict[str, Any]) -> None:
+    """``let name = <parameter, let name or literal>;`` (the subset data sources use)."""
+    parser = _Parser(statement[1:])
+    name = parser.name()
+    parser.expect("=")
+    token = parser.next()
+    if not parser.done():
+        raise KqlError("Syntax", f"let {name}: only a name or a literal is supported here")
+    if token.kind == "string":
+        values[name] = _unquote(token.text)
+    elif token.kind == "number":
+        values[name] = float(token.text) if any(c in token.text for c in ".eE") else int(token.text)
+    elif token.kind == "name" and token.text in values:
+        values[name] = values[token.text]
+    else:
+        raise KqlError("Semantic", f"Failed to resolve scalar expression named '{token.text}'")
+
+
 def evaluate(query: str, tables: Mapping[str, Table], parameters: Mapping[str, str]) -> Table:
     """Run ``query`` over ``tables`` with the request's ``Parameters`` (strings)."""
     statements = split_statements(tokenize(query))
@@ -350,9 +374,14 @@ def evaluate(query: str, tables: Mapping[str, Table], parameters: Mapping[str, s
         raise KqlError("Syntax", "empty query")
     values: dict[str, Any] = {}
     for statement in statements[:-1]:
+        if statement[0].kind == "name" and statement[0].text == "let":
+            _bind(statement, values)
+            continue
         declared = parse_declaration(statement)
         if declared is None:
-            raise KqlError("Syntax", "only query_parameters declarations may precede the query")
+            raise KqlError(
+                "Syntax", "only query_parameters declarations and let statements may precede the query"
+            )
         for name, (kql_type, default) in declared.items():
             if name in parameters:
                 values[name] = parse_parameter(kql_type, str(parameters[name]))
