@@ -159,8 +159,8 @@ def test_worker_processes_draw_the_same_charts(
     demo_results: Path, records: dict[str, DeviceRecord]
 ) -> None:
     chosen = [records[d] for d in ("2916276", "2916277", "2916278", FAILING_DEVICE, EMPTY_DEVICE)]
-    in_process = render_charts(demo_results, chosen, workers=1)
-    in_workers = render_charts(demo_results, chosen, workers=2)
+    in_process = render_charts(demo_results, chosen, processes=1)
+    in_workers = render_charts(demo_results, chosen, processes=2)  # one device in a worker
     assert in_process == in_workers
     assert set(in_process) == {"2916276", "2916277", "2916278", EMPTY_DEVICE}
     assert all("<svg" in in_process[d] for d in ("2916276", "2916277", "2916278"))

@@ -40,9 +40,13 @@ logger = logging.getLogger(__name__)
 
 #: Days of filtered power shown per device (the end of its data backwards).
 DAYS_SHOWN = 3
-#: Fleets with at least this many charts render them in worker processes.
+#: Devices charted at most, in page order (issues first): a chart is ~100 KB of SVG.
+MAX_CHARTED_DEVICES = 100
+#: Fleets with at least this many charts share them with worker processes.
 PARALLEL_MIN_DEVICES = 16
-MAX_WORKERS = 4
+MAX_PROCESSES = 4
+#: Charts this process draws beyond its equal share while the workers import.
+WORKER_HEAD_START = 6
 
 STAGE_COLORS: dict[str, str] = {
     "fan": "#7b8794",
@@ -544,11 +548,11 @@ def device_section(record: DeviceRecord, chart: str, open_: bool) -> str:
 # -- rendering in worker processes ---------------------------------------------------
 
 
-def chart_workers(n_devices: int) -> int:
-    """Worker processes for ``n_devices`` charts: 1 (in process) for small fleets.
+def chart_processes(n_devices: int) -> int:
+    """Processes drawing ``n_devices`` charts, this one included: 1 for small fleets.
 
-    matplotlib holds the GIL, so threads do not help; a worker costs about a
-    second and a half of imports, which pays off from a few dozen charts on.
+    matplotlib holds the GIL, so threads do not help; a worker process costs
+    about a second and a half of imports, which pays off from a few dozen charts on.
     """
     if n_devices < PARALLEL_MIN_DEVICES:
         return 1
@@ -556,26 +560,34 @@ def chart_workers(n_devices: int) -> int:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cpus = os.cpu_count() or 1
-    return max(1, min(cpus, MAX_WORKERS, n_devices // (PARALLEL_MIN_DEVICES // 2)))
+    return max(1, min(cpus, MAX_PROCESSES, n_devices // (PARALLEL_MIN_DEVICES // 2)))
 
 
-def render_charts(out_dir: Path, records: Sequence[DeviceRecord], workers: int | None = None
+def render_charts(out_dir: Path, records: Sequence[DeviceRecord], processes: int | None = None
                   ) -> dict[str, str]:
-    """Every charted device's ``<svg>``; identical output whatever the number of workers.
+    """The ``<svg>`` of every device that did not fail; the same whatever ``processes`` is.
 
-    Workers are fresh interpreters (``python -m meshinsights_hvac.report``) fed
-    the records as JSON lines, not forked or spawned copies of the caller, so a
-    calling script without a ``__main__`` guard is never run a second time.
+    This process draws a share itself while ``processes - 1`` workers draw the
+    rest. Workers are fresh interpreters (``python -m meshinsights_hvac.report``)
+    fed the records as JSON lines, not forked or spawned copies of the caller,
+    so a calling script without a ``__main__`` guard is never run a second time.
     """
     charted = [r for r in records if r.status != "failed"]
-    workers = chart_workers(len(charted)) if workers is None else workers
-    if workers <= 1 or len(charted) < 2:
+    processes = chart_processes(len(charted)) if processes is None else processes
+    if processes <= 1 or len(charted) < 2:
         renderer = ChartRenderer(out_dir)
         return {r.device_id: renderer.chart(r) for r in charted}
-    shares = [charted[i::workers] for i in range(workers)]
-    with ThreadPoolExecutor(workers) as pool:  # threads only wait on the worker pipes
-        results = list(pool.map(lambda share: _render_in_worker(out_dir, share), shares))
-    return {device_id: chart for result in results for device_id, chart in result.items()}
+    # a larger share here: the workers first spend their imports
+    own = len(charted) // processes + min(WORKER_HEAD_START, len(charted) // (2 * processes))
+    workers = processes - 1
+    shares = [share for share in (charted[own + i::workers] for i in range(workers)) if share]
+    with ThreadPoolExecutor(len(shares)) as pool:  # threads only wait on the worker pipes
+        futures = [pool.submit(_render_in_worker, out_dir, share) for share in shares]
+        renderer = ChartRenderer(out_dir)
+        charts = {r.device_id: renderer.chart(r) for r in charted[:own]}
+        for future in futures:
+            charts.update(future.result())
+    return charts
 
 
 def _render_in_worker(out_dir: Path, records: Sequence[DeviceRecord]) -> dict[str, str]:
@@ -616,15 +628,17 @@ def build_report(out_dir: Path, records: Sequence[DeviceRecord], manifest: dict[
 
     by_device = {record.device_id: record for record in records}
     table = device_table(records)
-    charts = render_charts(out_dir, records)
+    order = device_order(table) if len(table) else []
+    drawable = [by_device[d] for d in order if by_device[d].status != "failed"]
+    charts = render_charts(out_dir, drawable[:MAX_CHARTED_DEVICES])
     title = f"HVAC power report: run {manifest['run_id']} ({manifest['solution']})"
     sections = []
-    if len(table):
-        for device_id in device_order(table):
-            record = by_device[device_id]
-            sections.append(device_section(record, charts.get(device_id, ""),
-                                           open_=bool(_issue_list(record))
-                                           or record.status != "ok"))
+    for device_id in order:
+        record = by_device[device_id]
+        chart = charts.get(device_id, f"<p class=\"note\">Charts are drawn for the first "
+                                      f"{MAX_CHARTED_DEVICES} devices of this page only.</p>")
+        sections.append(device_section(record, chart, open_=bool(_issue_list(record))
+                                       or record.status != "ok"))
     stage_rows = summary_frame(records, None)
     codes = issue_counts(stage_rows)
     body = (
