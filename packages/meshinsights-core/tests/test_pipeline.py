@@ -263,8 +263,10 @@ def test_stop_on_error_cancels_the_fetches_queued_ahead(fleet_factory: Factory, 
     )
     results = run(pipeline, runner, fleet.devices)
     assert results.skipped_devices == fleet.device_ids[6:]
+    # At most the one fetch under way when the stop came (none for run_batch) goes on.
     in_flight = 1 if runner == "run_producer_consumer" else 0
-    assert counting.fetched == fleet.device_ids[: 6 + in_flight]
+    assert counting.fetched[:6] == fleet.device_ids[:6]
+    assert counting.fetched in (fleet.device_ids[:6], fleet.device_ids[: 6 + in_flight])
     assert runner_threads() == []
 
 

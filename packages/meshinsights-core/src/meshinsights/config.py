@@ -44,6 +44,7 @@ class PipelineSection:
     dask_scheduler: str | None = None
     batch_fetch: bool = True
     cpu_time_limit: float | None = attrs.field(default=None, validator=v.optional(v.gt(0)))
+    io_timeout: float | None = attrs.field(default=None, validator=v.optional(v.gt(0)))
     stop_on_error: bool = False
     freeze_normalized_data: bool = True
     log_level: str = attrs.field(

@@ -17,7 +17,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Executor, Future, wait
 from contextlib import closing, contextmanager
 from typing import Any
 
@@ -29,6 +29,7 @@ from meshinsights.data_source import DataSource
 from meshinsights.device import DeviceUnit
 from meshinsights.errors import ProcessorError
 from meshinsights.executors import Stage2Runner, pipeline_blob
+from meshinsights.io_pool import DaemonThreadPool
 from meshinsights.logs import device_context
 from meshinsights.messages import Message
 from meshinsights.normalizer import DataNormalizer
@@ -110,7 +111,8 @@ class _FetchJob:
     """
 
     __slots__ = (
-        "_ready", "_todo", "cancelled", "devices", "futures", "index", "prefetched", "results",
+        "_fetch", "_pool", "_ready", "_todo", "cancelled", "devices", "futures", "index",
+        "prefetched", "results", "started",
     )
 
     def __init__(self, index: int, devices: Sequence[DeviceUnit]) -> None:
@@ -120,8 +122,11 @@ class _FetchJob:
         self.futures: list[Future[None]] = []
         self.cancelled = False
         self.prefetched: dict[str, Prefetched] = {}
+        self.started: dict[int, float] = {}
         self._ready: threading.Event | None = None
         self._todo: deque[tuple[int, DeviceUnit]] = deque(enumerate(devices))
+        self._pool: Executor | None = None
+        self._fetch: Callable[[DeviceUnit, Prefetched | None], DeviceIO] | None = None
 
     def start(
         self,
@@ -130,6 +135,7 @@ class _FetchJob:
         fetch: Callable[[DeviceUnit, Prefetched | None], DeviceIO],
         prefetch: Callable[[Sequence[DeviceUnit]], dict[str, Prefetched]] | None = None,
     ) -> _FetchJob:
+        self._pool, self._fetch = pool, fetch
         if prefetch is not None and len(self.devices) > 1:
             # One batched query first (submitted before the drains, so it runs first).
             self._ready = threading.Event()
@@ -149,13 +155,16 @@ class _FetchJob:
     def _drain(self, fetch: Callable[[DeviceUnit, Prefetched | None], DeviceIO]) -> None:
         if self._ready is not None:
             self._ready.wait()
-        todo, results, prefetched = self._todo, self.results, self.prefetched
+        todo, results, prefetched, started = self._todo, self.results, self.prefetched, self.started
         while not self.cancelled:
             try:
                 index, device = todo.popleft()  # atomic: workers never share a device
             except IndexError:
                 return
-            results[index] = fetch(device, prefetched.get(device.device_id))
+            started[index] = time.perf_counter()
+            outcome = fetch(device, prefetched.get(device.device_id))
+            if started.pop(index, None) is not None:  # not abandoned meanwhile
+                results[index] = outcome
 
     def cancel(self) -> None:
         """Start no further device of this batch (a fetch under way finishes)."""
@@ -163,10 +172,33 @@ class _FetchJob:
         for future in self.futures:
             future.cancel()
 
-    def wait(self) -> list[DeviceIO]:
-        wait(self.futures)
+    def wait(
+        self, io_timeout: float | None = None, abandon: Callable[[DeviceUnit], DeviceIO] | None = None
+    ) -> list[DeviceIO]:
+        """Every device's outcome; past ``io_timeout`` a device is abandoned as failed."""
+        if io_timeout is None or abandon is None:
+            wait(self.futures)
+        else:
+            poll = min(0.05, io_timeout / 4)
+            while True:
+                _, pending = wait(self.futures, timeout=poll)
+                if not pending:
+                    break
+                now = time.perf_counter()
+                for index, began in list(self.started.items()):
+                    if now - began > io_timeout and self.started.pop(index, None) is not None:
+                        self.results[index] = abandon(self.devices[index])
+                        # Its thread is stuck: replace it, and keep draining this batch.
+                        replace = getattr(self._pool, "replace_stuck_worker", None)
+                        if replace is not None:
+                            replace()
+                        if self._pool is not None and self._fetch is not None and self._todo:
+                            self.futures.append(self._pool.submit(self._drain, self._fetch))
+                if all(r is not None for r in self.results) and not self._todo:
+                    break
         for future in self.futures:
-            future.result()  # fetch_device never raises; this surfaces anything else
+            if future.done():
+                future.result()  # fetch_device never raises; this surfaces anything else
         return [r for r in self.results if r is not None]
 
 
@@ -301,6 +333,18 @@ class Pipeline:
                 plans[device_id].batch_seconds += share
         return plans
 
+    def _abandon(self, device: DeviceUnit) -> DeviceIO:
+        """The outcome of a device whose fetch passed ``io_timeout``."""
+        now = time.perf_counter() - self._t0
+        out = DeviceIO(device_id=device.device_id, start=now - (self.config.io_timeout or 0.0), end=now)
+        message = (
+            f"device {device.device_id!r}: io stage, io_timeout: no answer within "
+            f"{self.config.io_timeout:g} s; the fetch was abandoned"
+        )
+        out.errors.append(Message(message=message, stage="io", component="io_timeout"))
+        logger.error("%s", message)
+        return out
+
     def _io_error(self, out: DeviceIO, component: str, exc: BaseException) -> None:
         message = f"device {out.device_id!r}: io stage, {component}: {_cause(exc)}"
         out.errors.append(Message(message=message, stage="io", component=component))
@@ -333,7 +377,7 @@ class Pipeline:
             job = _FetchJob(batch_index, devices).start(
                 pool, self.config.io_max_workers, self.fetch_device, self._prefetcher()
             )
-            return self._collect_io(batch_index, job.wait())
+            return self._collect_io(batch_index, job.wait(self.config.io_timeout, self._abandon))
 
     # ------------------------------------------------------------------ Stage 2
     def _new_data_object(self, device: DeviceUnit) -> PipelineDataObject:
@@ -515,7 +559,7 @@ class Pipeline:
                     job = pending.popleft()
                     index, batch = job.index, job.devices
                     waited = time.perf_counter()
-                    io_batch = self._collect_io(index, job.wait())
+                    io_batch = self._collect_io(index, job.wait(self.config.io_timeout, self._abandon))
                     waited = time.perf_counter() - waited
                     results = self._stage2(io_batch, batch, cpu_runner)
                     results.cpu_waited_for_io = waited
@@ -545,7 +589,7 @@ class Pipeline:
     # ------------------------------------------------------------------ helpers
     def _io_executor(self) -> Executor:
         # Even one I/O worker is a thread: it is what overlaps with Stage 2.
-        return ThreadPoolExecutor(self.config.io_max_workers, thread_name_prefix="meshinsights-io")
+        return DaemonThreadPool(self.config.io_max_workers, "meshinsights-io")
 
     def _prefetcher(self) -> Callable[[Sequence[DeviceUnit]], dict[str, Prefetched]] | None:
         return self.prefetch_batch if self.config.batch_fetch else None

@@ -47,6 +47,9 @@ class PipelineConfig:
     #: ``dask`` (a LocalCluster for the run, or the cluster at ``dask_scheduler``).
     executor: str = attrs.field(default="threads", validator=v.in_(("threads", "processes", "dask")))
     dask_scheduler: str | None = None
+    #: Seconds one device's Stage 1 (fetch and normalize) may take before it is
+    #: abandoned as failed; its thread is replaced. None: wait as long as it takes.
+    io_timeout: float | None = attrs.field(default=None, validator=v.optional(v.gt(0)))
     #: Seconds one device's Stage 2 may take before it is reported as failed
     #: (and, on the processes executor, stopped). None: no limit.
     cpu_time_limit: float | None = attrs.field(

@@ -79,6 +79,7 @@ def prepare_run(path: str | Path, *, log_level: str | None = None) -> PreparedRu
             dask_scheduler=section.dask_scheduler,
             batch_fetch=section.batch_fetch,
             cpu_time_limit=section.cpu_time_limit,
+            io_timeout=section.io_timeout,
             retain_normalized_data=False,  # results stream to the ledger batch by batch
         ),
         extra_processors=section.extra_processors,
