@@ -129,7 +129,7 @@ def plot_fleet_issues(summary: pd.DataFrame, truth: pd.DataFrame, out: Path) -> 
     fig, ax = plt.subplots(figsize=(8, 1.6))
     ax.axis("off")
     rows = [
-        [r.device_id, r.stage, r.issues.replace(";", ", ")]
+        [str(r.device_id), str(r.stage), str(r.issues).replace(";", ", ")]
         for r in found.itertuples()
     ]
     injected = {(t.device_id, t.stage): t.issue_code for t in truth.itertuples()}
