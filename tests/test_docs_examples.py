@@ -154,6 +154,10 @@ def _commands(block: Block) -> Iterator[list[str]]:
     for raw in text.splitlines():
         for part in re.split(r"&&|\|\||;|\|", raw.split(" #", 1)[0]):
             words = shlex.split(part.strip(), comments=True)
+            while words and re.fullmatch(r"[A-Z_][A-Z0-9_]*=\S*", words[0]):
+                words = words[1:]  # VAR=value before the command
+            redirect = next((i for i, w in enumerate(words) if w[:1] in "<>" or w[:2] == "2>"), None)
+            words = words[:redirect]
             if words[:3] == ["python", "-m", "meshinsights"]:
                 words = words[2:]
             if words[:1] == ["meshinsights"]:
