@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 from meshinsights import DeviceUnit, Pipeline, PipelineConfig
@@ -14,7 +15,10 @@ from meshinsights.testing.faults import SummarizeValues, no_normalizers, synthet
 
 
 class Hanging:
-    """Wraps the synthetic sources; device "stuck" blocks far longer than the timeout."""
+    """Wraps the synthetic sources; device "stuck" blocks until released (or 30 s)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
 
     def __call__(self, device: DeviceUnit):
         sources = synthetic_sources(device)
@@ -23,7 +27,7 @@ class Hanging:
             original = source.fetch
 
             def fetch():
-                time.sleep(30)
+                self.release.wait(30)
                 return original()
 
             source.fetch = fetch  # type: ignore[method-assign]
@@ -34,8 +38,9 @@ def test_a_hanging_fetch_fails_only_its_device() -> None:
     devices = [DeviceUnit(f"d{i}") for i in range(3)] + [DeviceUnit("stuck-1")] + [
         DeviceUnit(f"e{i}") for i in range(4)
     ]
+    hanging = Hanging()
     pipeline = Pipeline(
-        Hanging(), no_normalizers, lambda d: [SummarizeValues()],  # type: ignore[arg-type]
+        hanging, no_normalizers, lambda d: [SummarizeValues()],  # type: ignore[arg-type]
         config=PipelineConfig(batch_size=3, io_max_workers=1, io_timeout=0.5, batch_fetch=False),
     )
     started = time.perf_counter()
@@ -46,6 +51,11 @@ def test_a_hanging_fetch_fails_only_its_device() -> None:
     error = results.device_results["stuck-1"].errors[0].message
     assert error == "device 'stuck-1': io stage, io_timeout: no answer within 0.5 s; the fetch was abandoned"
     assert len(results.successful_devices) == 7
+    hanging.release.set()  # let the abandoned thread finish, so no test sees it
+    deadline = time.monotonic() + 10
+    while any(t.name.startswith("meshinsights-io") for t in threading.enumerate()):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
 
 
 def test_the_program_exits_despite_an_abandoned_thread() -> None:
