@@ -116,13 +116,22 @@ class PowerDataRetrieval(DataSource):
     # ------------------------------------------------------------------ batches
     @classmethod
     def build_batch(
-        cls, sources: Sequence[PowerDataRetrieval]
+        cls, sources: Sequence[DataSource]
     ) -> tuple[str, QueryParameters] | None:
         """One query for several devices of one connector, or None where it cannot be batched.
 
-        The seam for a runner that fetches a batch in one round trip and hands
-        each device its rows with :meth:`split_batch`; values stay parameters.
+        Stage 1 sends it once per batch and hands each device its rows with
+        :meth:`split_batch`; values stay parameters.
         """
+        power_sources = [s for s in sources if isinstance(s, PowerDataRetrieval)]
+        if len(power_sources) != len(sources):
+            return None
+        return cls._build_power_batch(power_sources)
+
+    @classmethod
+    def _build_power_batch(
+        cls, sources: Sequence[PowerDataRetrieval]
+    ) -> tuple[str, QueryParameters] | None:
         if not sources:
             return None
         head = sources[0]
