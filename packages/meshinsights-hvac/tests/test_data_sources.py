@@ -33,6 +33,10 @@ def test_window_is_whole_days_in_utc_or_local() -> None:
         device_window("2025-02-01", "2025-01-01")
     with pytest.raises(ValueError, match="start_date must be a date"):
         device_window("soon", "2025-01-01")
+    assert device_window("2025-02-05T13:00:00", "2025-02-05 23:59")[0] == START
+    for trailing in ("2025-02-05'; drop", "2025-02-05 | take 1", "2025-02-05\n1"):
+        with pytest.raises(ValueError, match="start_date must be a date"):
+            device_window(trailing, "2025-02-06")
 
 
 def test_queries_per_connector() -> None:

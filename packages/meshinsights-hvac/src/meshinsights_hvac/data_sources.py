@@ -29,8 +29,9 @@ def _day(value: Any, name: str) -> date:
     if isinstance(value, date):
         return value
     if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip()[:10])
+        text = value.strip()
+        try:  # a whole ISO date, or an ISO datetime whose day is taken; nothing trailing
+            return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text).date()
         except ValueError:
             pass
     raise ValueError(f"{name} must be a date or an ISO date string (YYYY-MM-DD), got {value!r}")
