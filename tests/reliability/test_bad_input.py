@@ -178,7 +178,7 @@ def test_normalizer_gives_valid_data_or_an_error_naming_the_column(
     try:
         normalized = PowerDataNormalizer(HVACParams(**SMALL), **options).normalize(frame, metadata)
     except NormalizationError as exc:
-        assert names_a_column(str(exc), frame), f"error names no column: {exc}"
+        assert names_a_column(str(exc), frame), f"error names no column: {exc}"  # noqa: PT017
         outcome("normalizer: error naming the column")
         return
     outcome(f"normalizer: {'empty' if normalized.empty else 'rows'}")
