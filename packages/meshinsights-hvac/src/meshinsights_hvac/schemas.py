@@ -30,7 +30,7 @@ CLASS_DTYPE = pd.CategoricalDtype(list(VARIANCE_CLASSES))
 _UTC_CHECK_NAME = "utc_datetime"
 
 
-def _is_utc(series: pd.Series) -> bool:
+def _is_utc(series: Any) -> bool:
     dtype = series.dtype
     return isinstance(dtype, pd.DatetimeTZDtype) and str(dtype.tz) in ("UTC", "utc")
 
@@ -40,35 +40,60 @@ def utc_datetime() -> pa.Check:
     return pa.Check(_is_utc, name=_UTC_CHECK_NAME, error="must be a tz-aware UTC datetime")
 
 
-def _has_missing(series: pd.Series) -> bool:
-    """Any missing value, without building a boolean Series where the storage tells."""
-    dtype = series.dtype
-    if isinstance(dtype, np.dtype):
-        if dtype.kind == "f":
-            return bool(np.isnan(series.to_numpy()).any())
-        if dtype.kind in "iub":
+def _column_array(frame: pd.DataFrame, name: str) -> Any:
+    """The stored array of column ``name`` (no Series is built: ~1 us instead of ~15)."""
+    try:
+        return frame._mgr.iget_values(frame.columns.get_loc(name))
+    except (AttributeError, TypeError):  # another pandas internals layout
+        return frame[name].array
+
+
+def _has_missing(values: Any) -> bool:
+    """Any missing value, read from the storage (NaN, category code -1, Arrow nulls)."""
+    if isinstance(values, np.ndarray):
+        if values.dtype.kind == "f":
+            return bool(np.isnan(values).any())
+        if values.dtype.kind in "iub":
             return False
-    if isinstance(dtype, pd.CategoricalDtype):
-        return bool((np.asarray(series.cat.codes) < 0).any())
-    array = series.array
-    arrow = getattr(array, "_pa_array", None)
+        return bool(pd.isna(values).any())
+    if isinstance(values, pd.Categorical):
+        return bool((values.codes < 0).any())
+    arrow = getattr(values, "_pa_array", None)
     if arrow is not None:
         return bool(arrow.null_count)
-    return bool(series.isna().any())
+    return bool(np.asarray(values.isna()).any())
 
 
-def _check_ok(check: pa.Check, series: pd.Series) -> bool | None:
+def _is_unique(values: Any) -> bool:
+    """No value repeated (missing values count as equal: stricter than pandera, never looser)."""
+    if len(values) < 2:
+        return True
+    if isinstance(values, pd.Categorical):
+        values = values.codes
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iub":
+        ordered = np.sort(values)
+        return not bool(np.any(ordered[1:] == ordered[:-1]))
+    arrow = getattr(values, "_pa_array", None)
+    if arrow is not None:
+        import pyarrow.compute as pc
+
+        return int(pc.count_distinct(arrow, mode="all").as_py()) == len(values)
+    return bool(pd.Index(values).is_unique)
+
+
+def _check_ok(check: pa.Check, values: Any) -> bool | None:
     """True/False for the checks we know; None for anything else (use pandera)."""
     name = check.name
     if name == _UTC_CHECK_NAME:
-        return _is_utc(series)
+        return _is_utc(values)
     stats = check.statistics or {}
     if name == "isin":
+        series = pd.Series(values, copy=False)
         present = series[series.notna()]
         return bool(present.isin(list(stats["allowed_values"])).all())
-    if not (isinstance(series.dtype, np.dtype) and series.dtype.kind in "fiu"):
+    if not (isinstance(values, np.ndarray) and values.dtype.kind in "fiu"):
         return None
-    values = series.to_numpy()  # NaN compares False both ways: missing values pass
+    # NaN compares False both ways: missing values pass
     if name == "greater_than_or_equal_to":
         return not bool(np.any(values < stats["min_value"]))
     if name == "less_than_or_equal_to":
@@ -117,27 +142,30 @@ class FastSchema(pa.DataFrameSchema):  # type: ignore[misc]
             return False
         if frame.columns.has_duplicates:
             return False
+        present = frame.columns
         for name, column in self.columns.items():
-            if name not in frame.columns:
+            if name not in present:
                 if column.required:
                     return False
                 continue
-            if column.coerce or column.regex or not self._column_passes(column, frame[name]):
+            if column.coerce or column.regex:
+                return False
+            if not self._column_passes(column, _column_array(frame, name)):
                 return False
         return True
 
     @staticmethod
-    def _column_passes(column: Any, series: pd.Series) -> bool:
-        if column.dtype is not None and not _dtype_ok(column.dtype, series.dtype):
+    def _column_passes(column: Any, values: Any) -> bool:
+        if column.dtype is not None and not _dtype_ok(column.dtype, values.dtype):
             return False
-        if not column.nullable and _has_missing(series):
+        if not column.nullable and _has_missing(values):
             return False
-        if column.unique and not series.is_unique:
+        if column.unique and not _is_unique(values):
             return False
         for check in column.checks:
             if getattr(check, "ignore_na", True) is False:
                 return False
-            verdict = _check_ok(check, series)
+            verdict = _check_ok(check, values)
             if not verdict:  # False, or None for a check the pre-check does not know
                 return False
         return True
