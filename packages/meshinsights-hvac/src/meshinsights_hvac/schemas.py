@@ -140,9 +140,9 @@ class FastSchema(pa.DataFrameSchema):  # type: ignore[misc]
             return False
         if self.unique or (self.index is not None and not isinstance(frame.index, pd.RangeIndex)):
             return False
-        if frame.columns.has_duplicates:
-            return False
         present = frame.columns
+        if len(set(present)) != len(present):  # Index.has_duplicates builds a hash table
+            return False
         for name, column in self.columns.items():
             if name not in present:
                 if column.required:
