@@ -36,7 +36,7 @@ settings.register_profile(
 )
 
 FLEET_DEVICES = 200
-FLEET_DAYS = 2
+FLEET_DAYS = 1
 FLEET_SEED = 11
 MYSQL_USER = support.MYSQL_USER
 MYSQL_PASSWORD = support.MYSQL_PASSWORD
@@ -44,7 +44,7 @@ MYSQL_PASSWORD = support.MYSQL_PASSWORD
 
 @pytest.fixture(scope="session")
 def fleet_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """200 devices x 2 days of generated telemetry (Parquet) and their devices.csv."""
+    """200 devices x 1 day of generated telemetry (Parquet) and their devices.csv."""
     root = tmp_path_factory.mktemp("fleet")
     generate_fleet(FLEET_DEVICES, FLEET_DAYS, FLEET_SEED, root / "data")
     return root / "data"

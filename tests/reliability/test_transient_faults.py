@@ -38,6 +38,17 @@ RATE_EACH = 0.1121
 N_DEVICES = 200
 
 
+def _figures(name: str, requests: list[Any], calls: dict[Any, list[Any]]) -> None:
+    kinds: dict[str, int] = {}
+    for request in requests:
+        if request.fault:
+            kinds[request.fault] = kinds.get(request.fault, 0) + 1
+    print(f"\nRELIABILITY-FIGURES {name}: {len(requests)} requests, {sum(kinds.values())} faults "
+          f"injected ({fault_fraction([r.fault for r in requests]):.1%}: {kinds}), {len(calls)} calls, "
+          f"at most {max(len(t) for t in calls.values())} tries for one call; "
+          f"{N_DEVICES} devices, all successful")
+
+
 def assert_same_results(out: Path, baseline: pd.DataFrame) -> None:
     summary = read_summary(out)
     assert summary["device_id"].nunique() == N_DEVICES
@@ -89,6 +100,7 @@ def test_adx_with_30_percent_throttled_unavailable_or_timed_out_queries(
     retries_logged = len(re.findall(r"adx query on .* transient .* attempt \d+ of 10", result.stderr))
     assert retries_logged == failed > 0
     assert max(len(t) for t in calls.values()) >= 2
+    _figures("adx", requests, calls)
 
 
 def test_sitesage_with_30_percent_throttled_unavailable_or_timed_out_pages(
@@ -122,10 +134,12 @@ def test_sitesage_with_30_percent_throttled_unavailable_or_timed_out_pages(
     assert len({key[0] for key in calls}) == N_DEVICES
     for tries in calls.values():
         assert len(tries) <= retries + 1
-        # A slow answer is recorded when the server gives up writing it, after the client's retry.
-        assert sum(t.status == 200 and t.fault is None for t in tries) == 1
+        # A slow answer is recorded when the server gives up writing it, after the client's retry;
+        # under load a clean answer can also come too late for the read timeout.
+        assert sum(t.status == 200 and t.fault is None for t in tries) >= 1
     assert max(len(t) for t in calls.values()) >= 2
     assert all(r.authorization == f"Bearer {token}" for r in requests)
+    _figures("sitesage", requests, calls)
 
 
 def test_mysql_server_stopped_and_restarted_during_the_run(
@@ -179,4 +193,7 @@ def test_mysql_server_stopped_and_restarted_during_the_run(
         rf"retry (\d+) of {retries - 1}", result.stderr)]
     assert retry_numbers, "the outages must have made queries retry"
     assert max(retry_numbers) <= retries - 1
+    print(f"\nRELIABILITY-FIGURES mysql: outages {outages}; {len(retry_numbers)} retries logged, "
+          f"at most {max(retry_numbers)} for one statement (cap {retries - 1}); "
+          f"{N_DEVICES} devices, all successful")
 
