@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from meshinsights_hvac.algorithms.frames import column_values
 from meshinsights_hvac.algorithms.stages import SECOND_STAGES, STAGE_NAMES, stage_codes
 from meshinsights_hvac.algorithms.timeutil import NS_PER_S, ts_ns
 from meshinsights_hvac.params import STAGES, HVACParams
@@ -41,7 +42,7 @@ def _by_class(table: Any, column: str) -> np.ndarray:
     """Stage codes whose class column is ``unstable``."""
     if not isinstance(table, pd.DataFrame) or table.empty:
         return np.zeros(0, dtype=np.int8)
-    unstable = np.asarray(table[column].cat.codes) == VARIANCE_CLASSES.index("unstable")
+    unstable = np.asarray(table[column].array.codes) == VARIANCE_CLASSES.index("unstable")
     codes: np.ndarray = stage_codes(table["stage"])[unstable]
     return codes
 
@@ -54,9 +55,18 @@ def detect_issues(
     thresholds: Mapping[str, Mapping[str, float]],
     days_of_data: float,
     params: HVACParams,
+    arrays: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, list[str]]:
-    """stage -> sorted issue codes, every stage with a cycle present."""
-    codes = stage_codes(summary["stage"])
+    """stage -> sorted issue codes, every stage with a cycle present.
+
+    ``arrays`` may hold the summary's ``codes``, ``valid`` and ``median`` already computed.
+    """
+    if arrays is not None:
+        codes, valid, medians = arrays["codes"], arrays["valid"], arrays["median"]
+    else:
+        codes = stage_codes(summary["stage"])
+        valid = summary["valid"].to_numpy(dtype=bool)
+        medians = summary["median_kw"].to_numpy(dtype=np.float64)
     seen = np.unique(codes)
     found: dict[int, set[str]] = {int(s): set() for s in seen}
 
@@ -64,16 +74,17 @@ def detect_issues(
         weak = ~sufficiency["sufficient"].to_numpy(dtype=bool)
         _flag(found, stage_codes(sufficiency["stage"])[weak], INSUFFICIENT_CYCLES)
 
-    no_power = np.asarray(summary["reject_reason"].cat.codes) == REJECT_REASONS.index("no_power")
+    no_power = (np.asarray(column_values(summary, "reject_reason").codes)
+                == REJECT_REASONS.index("no_power"))
     n_no_power = np.bincount(codes[no_power], minlength=_SIZE)
     _flag(found, np.flatnonzero(n_no_power >= params.no_power_min_cycles), NO_POWER_WHEN_CALLED)
 
     # Short cycling: a daily rate of short cycles (days floored at one: a rate over a few
     # hours extrapolates one restart into many), or too many calls within one clock hour.
-    short = summary["short_cycle"].to_numpy(dtype=bool)
+    short = np.asarray(column_values(summary, "short_cycle"), dtype=bool)
     per_day = np.bincount(codes[short], minlength=_SIZE) / max(days_of_data, 1.0)
     _flag(found, np.flatnonzero(per_day > params.short_cycle_max_per_day), SHORT_CYCLING)
-    call_id = summary["call_id"].to_numpy(dtype=np.int64)
+    call_id = np.asarray(column_values(summary, "call_id"), dtype=np.int64)
     heads = np.ones(len(call_id), dtype=bool)
     heads[1:] = call_id[1:] != call_id[:-1]
     if heads.any():
@@ -85,8 +96,6 @@ def detect_issues(
     _flag(found, _by_class(variance, "variance_class"), UNSTABLE_POWER)
     _flag(found, _by_class(cycle_variance, "cycle_median_class"), DRIFTING_CYCLE_MEDIANS)
 
-    valid = summary["valid"].to_numpy(dtype=bool)
-    medians = summary["median_kw"].to_numpy(dtype=np.float64)
     for stage, limits in thresholds.items():
         code = STAGES.index(stage)
         mine = valid & (codes == code)

@@ -17,11 +17,25 @@ STAGE_NAMES = np.array(STAGES, dtype=object)
 SECOND_STAGES: dict[str, str] = {"cool2": "cool1", "heat2": "heat1"}
 
 
+_STAGE_DTYPES: dict[int, tuple[pd.CategoricalDtype, bool]] = {}
+
+
+def _is_stage_dtype(dtype: pd.CategoricalDtype) -> bool:
+    """Categories exactly STAGES in order (remembered per dtype object: the check is slow)."""
+    known = _STAGE_DTYPES.get(id(dtype))
+    if known is not None and known[0] is dtype:
+        return known[1]
+    verdict = tuple(dtype.categories.tolist()) == STAGES
+    if len(_STAGE_DTYPES) < 1024:
+        _STAGE_DTYPES[id(dtype)] = (dtype, verdict)
+    return verdict
+
+
 def stage_codes(series: pd.Series) -> np.ndarray:
     """int8 codes of a normalized stage column (category or text); unknown names are an error."""
     dtype = series.dtype
-    if isinstance(dtype, pd.CategoricalDtype) and tuple(dtype.categories) == STAGES:
-        codes = np.asarray(series.cat.codes, dtype=np.int8)
+    if isinstance(dtype, pd.CategoricalDtype) and _is_stage_dtype(dtype):
+        codes = np.asarray(series.array.codes, dtype=np.int8)
     else:
         codes = np.asarray(pd.Categorical(series, categories=list(STAGES)).codes, dtype=np.int8)
     if codes.size and codes.min() < 0:

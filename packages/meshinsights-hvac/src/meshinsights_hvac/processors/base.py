@@ -10,9 +10,11 @@ import pandas as pd
 from meshinsights.data_object import PipelineDataObject
 from meshinsights.errors import SkipProcessor
 from meshinsights.processor import Processor
+from meshinsights_hvac.algorithms.frames import shared
 from meshinsights_hvac.algorithms.stages import stage_codes
+from meshinsights_hvac.algorithms.timeutil import sampling_interval_ns, ts_ns
 from meshinsights_hvac.data_object import HVACPipelineDataObject as Keys
-from meshinsights_hvac.params import HVACParams
+from meshinsights_hvac.params import STAGES, HVACParams
 
 
 class HVACProcessor(Processor):
@@ -36,7 +38,12 @@ class HVACProcessor(Processor):
     def validate_prerequisites(self, data_object: PipelineDataObject) -> bool:
         if self.needs_sufficient_stage:
             sufficiency = require_frame(data_object, Keys.ARTIFACT_SUFFICIENCY, self.name)
-            if not sufficiency["sufficient"].to_numpy(dtype=bool).any():
+            known = shared(data_object, Keys.ARTIFACT_SUFFICIENCY)
+            if known is not None:
+                any_sufficient = bool(len(known["sufficient_codes"]))
+            else:
+                any_sufficient = bool(sufficiency["sufficient"].to_numpy(dtype=bool).any())
+            if not any_sufficient:
                 raise SkipProcessor("insufficient data: no stage has enough valid cycles")
         return True
 
@@ -51,8 +58,50 @@ def require_frame(data_object: PipelineDataObject, key: str, who: str) -> pd.Dat
 
 def sufficient_mask(data_object: PipelineDataObject, codes: np.ndarray) -> np.ndarray:
     """Rows whose stage code is one of the sufficient stages."""
-    sufficiency = data_object.get_artifact(Keys.ARTIFACT_SUFFICIENCY)
-    if not isinstance(sufficiency, pd.DataFrame) or sufficiency.empty:
-        return np.zeros(len(codes), dtype=bool)
-    ok = stage_codes(sufficiency["stage"])[sufficiency["sufficient"].to_numpy(dtype=bool)]
-    return np.isin(codes, ok)
+    known = shared(data_object, Keys.ARTIFACT_SUFFICIENCY)
+    if known is not None:
+        ok = known["sufficient_codes"]
+    else:
+        sufficiency = data_object.get_artifact(Keys.ARTIFACT_SUFFICIENCY)
+        if not isinstance(sufficiency, pd.DataFrame) or sufficiency.empty:
+            return np.zeros(len(codes), dtype=bool)
+        ok = stage_codes(sufficiency["stage"])[sufficiency["sufficient"].to_numpy(dtype=bool)]
+    # A lookup by code (its extra last slot, False, is what code -1 reads): cheaper than np.isin.
+    lookup = np.zeros(len(STAGES) + 1, dtype=bool)
+    lookup[np.asarray(ok, dtype=np.intp)] = True
+    result: np.ndarray = lookup[np.asarray(codes, dtype=np.intp)]
+    return result
+
+
+class PowerTiming:
+    """Row count, sampling interval and first/last timestamp of the power dataset."""
+
+    __slots__ = ("first_ns", "interval_ns", "last_ns", "n_rows")
+
+    def __init__(self, ts: np.ndarray, interval_ns: int | None) -> None:
+        self.n_rows = len(ts)
+        self.interval_ns = interval_ns
+        self.first_ns = int(ts[0]) if len(ts) else 0
+        self.last_ns = int(ts[-1]) if len(ts) else 0
+
+
+_TIMING_KEY = "__hvac_power_timing__"
+
+
+def power_timing(
+    data_object: PipelineDataObject, ts: np.ndarray | None = None, interval_ns: int | None = None
+) -> PowerTiming:
+    """The dataset's timing, computed once per loaded dataset and shared by the processors."""
+    from meshinsights_hvac.algorithms.frames import _SHARED
+
+    entries = _SHARED.setdefault(data_object, {})
+    entry = entries.get(_TIMING_KEY)
+    if entry is not None and entry[0] is data_object.normalized_data:
+        known: PowerTiming = entry[1]
+        return known
+    if ts is None:
+        ts = ts_ns(data_object.get_dataset(Keys.DATASET_POWER)["timestamp"])
+        interval_ns = sampling_interval_ns(ts)
+    timing = PowerTiming(ts, interval_ns)
+    entries[_TIMING_KEY] = (data_object.normalized_data, timing)
+    return timing

@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 
 from meshinsights.data_object import PipelineDataObject
+from meshinsights_hvac.algorithms.frames import build_frame, shared
 from meshinsights_hvac.algorithms.issues import days_of_data, detect_issues
 from meshinsights_hvac.algorithms.robust import MAD_TO_SIGMA, group_median_mad
 from meshinsights_hvac.algorithms.stages import categorical, stage_codes
-from meshinsights_hvac.algorithms.timeutil import sampling_interval_ns, ts_ns
 from meshinsights_hvac.data_object import HVACPipelineDataObject as Keys
 from meshinsights_hvac.params import STAGES
-from meshinsights_hvac.processors.base import HVACProcessor, require_frame
+from meshinsights_hvac.processors.base import HVACProcessor, power_timing, require_frame
 from meshinsights_hvac.schemas import THRESHOLDS_SCHEMA
 
 _VALUES = ("baseline_kw", "mad_kw", "band_kw", "lower_kw", "upper_kw", "n_cycles_used")
@@ -36,14 +36,14 @@ class CalculateBaselinePowerThresholds(HVACProcessor):
     def process(self, data_object: PipelineDataObject) -> PipelineDataObject:
         summary = require_frame(data_object, Keys.ARTIFACT_CYCLE_SUMMARY, self.name)
         medians = data_object.get_artifact(Keys.ARTIFACT_CYCLE_MEDIANS)
-        table = self._thresholds(medians)
-        columns = {k: table[k].to_numpy().tolist() for k in _VALUES}
+        table, stages, values = self._thresholds(medians, shared(data_object, Keys.ARTIFACT_CYCLE_MEDIANS))
+        columns = {k: values[k].tolist() for k in _VALUES}
         thresholds: dict[str, dict[str, Any]] = {
-            stage: {k: columns[k][i] for k in _VALUES}
-            for i, stage in enumerate(table["stage"].astype(str).tolist())
+            str(STAGES[code]): {k: columns[k][i] for k in _VALUES}
+            for i, code in enumerate(stages.tolist())
         }
-        data = data_object.get_dataset(Keys.DATASET_POWER)
-        days = days_of_data(len(data), sampling_interval_ns(ts_ns(data["timestamp"])))
+        timing = power_timing(data_object)
+        days = days_of_data(timing.n_rows, timing.interval_ns)
         issues = detect_issues(
             summary,
             data_object.get_artifact(Keys.ARTIFACT_SUFFICIENCY),
@@ -52,15 +52,21 @@ class CalculateBaselinePowerThresholds(HVACProcessor):
             thresholds,
             days,
             self.params,
+            shared(data_object, Keys.ARTIFACT_CYCLE_SUMMARY),
         )
         data_object.set_artifact(Keys.ARTIFACT_BASELINE_THRESHOLDS, thresholds)
         data_object.set_artifact(Keys.ARTIFACT_BASELINE_THRESHOLDS_TABLE, table)
         data_object.set_artifact(Keys.ARTIFACT_ISSUES_PER_STAGE, issues)
         return data_object
 
-    def _thresholds(self, medians: Any) -> pd.DataFrame:
+    def _thresholds(
+        self, medians: Any, known: dict[str, Any] | None
+    ) -> tuple[pd.DataFrame, np.ndarray, dict[str, np.ndarray]]:
         size = len(STAGES)
-        if isinstance(medians, pd.DataFrame) and "outlier" in medians.columns:
+        if known is not None and "outlier" in known:
+            used = ~known["outlier"]
+            codes, x = known["codes"][used], known["median"][used]
+        elif isinstance(medians, pd.DataFrame) and "outlier" in medians.columns:
             used = ~medians["outlier"].to_numpy(dtype=bool)
             codes = stage_codes(medians["stage"])[used]
             x = medians["median_kw"].to_numpy(dtype=np.float64)[used]
@@ -75,17 +81,18 @@ class CalculateBaselinePowerThresholds(HVACProcessor):
             np.full(size, p.band_min_kw),
         ])
         stages = np.flatnonzero(n_used > 0)
-        return pd.DataFrame(
-            {
-                "stage": categorical(stages.astype(np.int8)),
-                "baseline_kw": baseline[stages],
-                "mad_kw": mad[stages],
-                "band_kw": band[stages],
-                "lower_kw": np.maximum(baseline[stages] - band[stages], 0.0),
-                "upper_kw": baseline[stages] + band[stages],
-                "n_cycles_used": n_used[stages].astype(np.int64),
-            }
+        values = {
+            "baseline_kw": baseline[stages],
+            "mad_kw": mad[stages],
+            "band_kw": band[stages],
+            "lower_kw": np.maximum(baseline[stages] - band[stages], 0.0),
+            "upper_kw": baseline[stages] + band[stages],
+            "n_cycles_used": n_used[stages].astype(np.int64),
+        }
+        table = build_frame(
+            {"stage": categorical(stages.astype(np.int8)), **{k: v.copy() for k, v in values.items()}}
         )
+        return table, stages, values
 
 
 

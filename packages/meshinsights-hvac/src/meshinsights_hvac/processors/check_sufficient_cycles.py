@@ -8,11 +8,16 @@ import numpy as np
 import pandas as pd
 
 from meshinsights.data_object import PipelineDataObject
+from meshinsights_hvac.algorithms.frames import build_frame, share, shared
 from meshinsights_hvac.algorithms.stages import categorical, stage_codes
-from meshinsights_hvac.algorithms.timeutil import sampling_interval_ns, ts_ns
 from meshinsights_hvac.data_object import HVACPipelineDataObject as Keys
 from meshinsights_hvac.params import STAGES, HVACParams
-from meshinsights_hvac.processors.base import HVACProcessor, require_frame
+from meshinsights_hvac.processors.base import (
+    HVACProcessor,
+    PowerTiming,
+    power_timing,
+    require_frame,
+)
 from meshinsights_hvac.schemas import SUFFICIENCY_SCHEMA
 
 
@@ -37,20 +42,23 @@ class CheckSufficientCycles(HVACProcessor):
 
     def process(self, data_object: PipelineDataObject) -> PipelineDataObject:
         summary = require_frame(data_object, Keys.ARTIFACT_CYCLE_SUMMARY, self.name)
-        data = data_object.get_dataset(Keys.DATASET_POWER)
-        codes = stage_codes(summary["stage"])
-        valid = summary["valid"].to_numpy(dtype=bool)
-        samples = summary["n_samples"].to_numpy(dtype=np.int64)
+        known = shared(data_object, Keys.ARTIFACT_CYCLE_SUMMARY)
+        if known is not None:
+            codes, valid, samples = known["codes"], known["valid"], known["n_samples"]
+        else:
+            codes = stage_codes(summary["stage"])
+            valid = summary["valid"].to_numpy(dtype=bool)
+            samples = summary["n_samples"].to_numpy(dtype=np.int64)
         size = len(STAGES)
         n_cycles = np.bincount(codes, minlength=size)
         n_valid = np.bincount(codes[valid], minlength=size)
         n_filtered = np.bincount(codes[valid], weights=samples[valid], minlength=size)
         seen = np.flatnonzero(n_cycles > 0)
-        coverage = self._coverage(data)
+        coverage = self._coverage(power_timing(data_object))
         sufficient = (n_valid[seen] >= self.params.min_cycles_per_stage) & (
             n_filtered[seen] >= self.params.min_samples_per_stage
         )
-        table = pd.DataFrame(
+        table = build_frame(
             {
                 "stage": categorical(seen.astype(np.int8)),
                 "n_cycles": n_cycles[seen].astype(np.int64),
@@ -61,6 +69,8 @@ class CheckSufficientCycles(HVACProcessor):
             }
         )
         data_object.set_artifact(Keys.ARTIFACT_SUFFICIENCY, table)
+        share(data_object, Keys.ARTIFACT_SUFFICIENCY, data_object.get_artifact(
+            Keys.ARTIFACT_SUFFICIENCY), {"sufficient_codes": seen[sufficient]})
         if coverage == coverage and coverage < self.params.min_coverage:
             data_object.add_warning(
                 f"coverage {coverage:.3f} of the requested window is below "
@@ -76,15 +86,14 @@ class CheckSufficientCycles(HVACProcessor):
             )
         return data_object
 
-    def _coverage(self, data: pd.DataFrame) -> float:
+    def _coverage(self, timing: PowerTiming) -> float:
         """Rows present / rows expected at the sampling interval; NaN when unknown."""
-        ts = ts_ns(data["timestamp"])
-        interval = sampling_interval_ns(ts)
+        interval = timing.interval_ns
         if interval is None:
-            return float("nan") if len(ts) == 0 or self.window is None else 0.0
+            return float("nan") if timing.n_rows == 0 or self.window is None else 0.0
         if self.window is not None:
             start, end = (pd.Timestamp(t).as_unit("ns").value for t in self.window)
         else:
-            start, end = int(ts[0]), int(ts[-1]) + interval
+            start, end = timing.first_ns, timing.last_ns + interval
         expected = (end - start) / interval
-        return float(len(ts) / expected) if expected > 0 else float("nan")
+        return float(timing.n_rows / expected) if expected > 0 else float("nan")

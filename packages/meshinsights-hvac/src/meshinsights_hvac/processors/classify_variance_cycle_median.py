@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from meshinsights.data_object import PipelineDataObject
+from meshinsights_hvac.algorithms.frames import build_frame, column_names, column_values, share, shared
 from meshinsights_hvac.algorithms.robust import (
     MODIFIED_Z_CONSTANT,
     classify,
@@ -43,8 +44,12 @@ class ClassifyPowerVarianceCycleMedian(HVACProcessor):
     def process(self, data_object: PipelineDataObject) -> PipelineDataObject:
         medians = require_frame(data_object, Keys.ARTIFACT_CYCLE_MEDIANS, self.name)
         size = len(STAGES)
-        codes = stage_codes(medians["stage"])
-        x = medians["median_kw"].to_numpy(dtype=np.float64)
+        known = shared(data_object, Keys.ARTIFACT_CYCLE_MEDIANS)
+        if known is not None:
+            codes, x = known["codes"], known["median"]
+        else:
+            codes = stage_codes(medians["stage"])
+            x = medians["median_kw"].to_numpy(dtype=np.float64)
         median, mad = group_median_mad(x, codes, size)
         with np.errstate(divide="ignore", invalid="ignore"):
             z = MODIFIED_Z_CONSTANT * (x - median[codes]) / mad[codes]
@@ -54,9 +59,9 @@ class ClassifyPowerVarianceCycleMedian(HVACProcessor):
         n_outliers = np.bincount(codes[outlier], minlength=size)
         cv = robust_cv(median, mad)
 
-        marked = medians.assign(modified_z=z, outlier=outlier)
+        marked = _marked(medians, z, outlier)
         stages = np.flatnonzero(n_cycles > 0)
-        table = pd.DataFrame(
+        table = build_frame(
             {
                 "stage": categorical(stages.astype(np.int8)),
                 "n_cycles": n_cycles[stages].astype(np.int64),
@@ -72,5 +77,22 @@ class ClassifyPowerVarianceCycleMedian(HVACProcessor):
             }
         )
         data_object.set_artifact(Keys.ARTIFACT_CYCLE_MEDIANS, marked)
+        share(data_object, Keys.ARTIFACT_CYCLE_MEDIANS, data_object.get_artifact(
+            Keys.ARTIFACT_CYCLE_MEDIANS), {"codes": codes, "median": x, "outlier": outlier})
         data_object.set_artifact(Keys.ARTIFACT_VARIANCE_CYCLE_MEDIANS, table)
         return data_object
+
+
+def _marked(medians: pd.DataFrame, z: np.ndarray, outlier: np.ndarray) -> pd.DataFrame:
+    """``medians.assign(modified_z=z, outlier=outlier)``, built in one step when it can be."""
+    names = column_names(medians)
+    plain = (
+        isinstance(medians.index, pd.RangeIndex) and medians.index.start == 0
+        and medians.index.step == 1 and all(type(c) is str for c in names)
+        and "modified_z" not in names and "outlier" not in names
+    )
+    if not plain:
+        return medians.assign(modified_z=z, outlier=outlier)
+    # every array is this frame's own copy, as assign's copy-on-write would give
+    columns = {c: column_values(medians, c).copy() for c in names}
+    return build_frame({**columns, "modified_z": z, "outlier": outlier})

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from meshinsights.data_object import PipelineDataObject
+from meshinsights_hvac.algorithms.frames import build_frame, shared
 from meshinsights_hvac.algorithms.robust import classify, group_median, group_median_mad, robust_cv
 from meshinsights_hvac.algorithms.stages import categorical, stage_codes
 from meshinsights_hvac.data_object import HVACPipelineDataObject as Keys
@@ -33,21 +34,33 @@ class ClassifyPowerVarianceFilteredData(HVACProcessor):
         filtered = require_frame(data_object, Keys.ARTIFACT_FILTERED_DATA, self.name)
         summary = require_frame(data_object, Keys.ARTIFACT_CYCLE_SUMMARY, self.name)
         size = len(STAGES)
-        codes = stage_codes(filtered["stage"])
+        rows_known = shared(data_object, Keys.ARTIFACT_FILTERED_DATA)
+        if rows_known is not None:
+            codes, power = rows_known["codes"], rows_known["power"]
+        else:
+            codes = stage_codes(filtered["stage"])
+            power = filtered["power_kw"].to_numpy(dtype=np.float64)
         rows = sufficient_mask(data_object, codes)
-        power = filtered["power_kw"].to_numpy(dtype=np.float64)[rows]
+        power = power[rows]
         median, mad = group_median_mad(power, codes[rows], size)
         n_samples = np.bincount(codes[rows], minlength=size)
 
-        cycle_codes = stage_codes(summary["stage"])
-        cycles = summary["valid"].to_numpy(dtype=bool) & sufficient_mask(data_object, cycle_codes)
-        cv = robust_cv(summary["median_kw"].to_numpy(dtype=np.float64)[cycles],
-                       summary["mad_kw"].to_numpy(dtype=np.float64)[cycles])
+        known = shared(data_object, Keys.ARTIFACT_CYCLE_SUMMARY)
+        if known is not None:
+            cycle_codes, valid = known["codes"], known["valid"]
+            cycle_median, cycle_mad = known["median"], known["mad"]
+        else:
+            cycle_codes = stage_codes(summary["stage"])
+            valid = summary["valid"].to_numpy(dtype=bool)
+            cycle_median = summary["median_kw"].to_numpy(dtype=np.float64)
+            cycle_mad = summary["mad_kw"].to_numpy(dtype=np.float64)
+        cycles = valid & sufficient_mask(data_object, cycle_codes)
+        cv = robust_cv(cycle_median[cycles], cycle_mad[cycles])
         within = group_median(cv, cycle_codes[cycles], size)
         n_cycles = np.bincount(cycle_codes[cycles], minlength=size)
 
         stages = np.flatnonzero(n_samples > 0)
-        table = pd.DataFrame(
+        table = build_frame(
             {
                 "stage": categorical(stages.astype(np.int8)),
                 "n_samples": n_samples[stages].astype(np.int64),

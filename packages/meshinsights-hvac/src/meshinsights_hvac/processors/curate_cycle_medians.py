@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from meshinsights.data_object import PipelineDataObject
+from meshinsights_hvac.algorithms.frames import build_frame, column_values, share, shared
 from meshinsights_hvac.algorithms.robust import robust_cv
 from meshinsights_hvac.algorithms.stages import stage_codes
 from meshinsights_hvac.data_object import HVACPipelineDataObject as Keys
@@ -24,14 +25,19 @@ class CurateCycleMediansPerStage(HVACProcessor):
 
     def process(self, data_object: PipelineDataObject) -> PipelineDataObject:
         summary = require_frame(data_object, Keys.ARTIFACT_CYCLE_SUMMARY, self.name)
-        keep = summary["valid"].to_numpy(dtype=bool) & sufficient_mask(
-            data_object, stage_codes(summary["stage"])
-        )
-        chosen = summary.loc[keep]
-        medians = chosen[_COLUMNS].reset_index(drop=True)
-        medians["within_cycle_cv"] = robust_cv(
-            chosen["median_kw"].to_numpy(dtype=np.float64),
-            chosen["mad_kw"].to_numpy(dtype=np.float64),
-        )
+        known = shared(data_object, Keys.ARTIFACT_CYCLE_SUMMARY)
+        if known is not None:
+            codes, valid, median, mad = known["codes"], known["valid"], known["median"], known["mad"]
+        else:
+            codes = stage_codes(summary["stage"])
+            valid = summary["valid"].to_numpy(dtype=bool)
+            median = summary["median_kw"].to_numpy(dtype=np.float64)
+            mad = summary["mad_kw"].to_numpy(dtype=np.float64)
+        keep = valid & sufficient_mask(data_object, codes)
+        columns = {c: column_values(summary, c)[keep] for c in _COLUMNS}
+        columns["within_cycle_cv"] = robust_cv(median[keep], mad[keep])
+        medians = build_frame(columns)
         data_object.set_artifact(Keys.ARTIFACT_CYCLE_MEDIANS, medians)
+        share(data_object, Keys.ARTIFACT_CYCLE_MEDIANS, data_object.get_artifact(
+            Keys.ARTIFACT_CYCLE_MEDIANS), {"codes": codes[keep], "median": median[keep]})
         return data_object

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from meshinsights.data_object import PipelineDataObject
 from meshinsights_hvac.algorithms.cycles import gap_limit_ns
+from meshinsights_hvac.algorithms.frames import build_frame, column_values, share
 from meshinsights_hvac.algorithms.robust import group_median_mad
 from meshinsights_hvac.algorithms.stages import FIRST_CYCLE_CODE, categorical, stage_codes
 from meshinsights_hvac.algorithms.timeutil import (
@@ -17,7 +20,7 @@ from meshinsights_hvac.algorithms.timeutil import (
     ts_ns,
 )
 from meshinsights_hvac.data_object import HVACPipelineDataObject as Keys
-from meshinsights_hvac.processors.base import HVACProcessor
+from meshinsights_hvac.processors.base import HVACProcessor, power_timing
 from meshinsights_hvac.schemas import (
     CYCLE_SUMMARY_SCHEMA,
     FILTERED_DATA_SCHEMA,
@@ -43,22 +46,42 @@ class FilterValidCycles(HVACProcessor):
         missing = [c for c in _COLUMNS if c not in data.columns]
         if missing:
             raise ValueError(f"dataset 'hvac_power' has no column(s) {', '.join(map(repr, missing))}")
-        summary, rows = summarize_cycles(data, self.params)
-        filtered = data.take(rows)[list(_COLUMNS)].reset_index(drop=True)
-        if filtered["cycle_id"].dtype != "str":
-            filtered["cycle_id"] = filtered["cycle_id"].astype("str")
+        summary, rows, arrays = summarize_cycles(data, self.params)
+        power_timing(data_object, arrays.pop("ts"), arrays.pop("interval"))
+        row_codes = arrays.pop("row_codes")
+        row_power = arrays.pop("row_power")
+        columns = {c: _take(column_values(data, c), rows) for c in _COLUMNS}
+        cycle_id = columns["cycle_id"]
+        if cycle_id.dtype != "str":
+            columns["cycle_id"] = pd.Series(cycle_id).astype("str").array
+        filtered = build_frame(columns)
         data_object.set_artifact(Keys.ARTIFACT_CYCLE_SUMMARY, summary)
         data_object.set_artifact(Keys.ARTIFACT_FILTERED_DATA, filtered)
+        share(data_object, Keys.ARTIFACT_CYCLE_SUMMARY, data_object.get_artifact(
+            Keys.ARTIFACT_CYCLE_SUMMARY), arrays)
+        share(data_object, Keys.ARTIFACT_FILTERED_DATA, data_object.get_artifact(
+            Keys.ARTIFACT_FILTERED_DATA), {"codes": row_codes[rows], "power": row_power[rows]})
         return data_object
 
 
-def summarize_cycles(data: pd.DataFrame, params: object) -> tuple[pd.DataFrame, np.ndarray]:
-    """The ``cycles/summary`` frame and the row positions of valid cycles after trimming."""
+def _take(values: Any, rows: np.ndarray) -> Any:
+    """Rows of a column array, as a fresh array of the same dtype."""
+    if isinstance(values, np.ndarray):
+        return values[rows]
+    return values.take(rows)
+
+
+def summarize_cycles(
+    data: pd.DataFrame, params: object
+) -> tuple[pd.DataFrame, np.ndarray, dict[str, Any]]:
+    """The ``cycles/summary`` frame, the row positions of valid cycles after trimming,
+    and arrays the next processors reuse (stage codes, validity, medians, timestamps)."""
     from meshinsights_hvac.params import HVACParams
 
     assert isinstance(params, HVACParams)
-    ts = ts_ns(data["timestamp"])
-    unit = getattr(data["timestamp"].array, "unit", "us")
+    timestamps = data["timestamp"]
+    ts = ts_ns(timestamps)
+    unit = getattr(timestamps.array, "unit", "us")
     if len(ts) > 1 and not bool(np.all(ts[1:] > ts[:-1])):
         raise ValueError("dataset 'hvac_power' is not strictly increasing in timestamp")
     power = data["power_kw"].to_numpy(dtype=np.float64)
@@ -68,7 +91,10 @@ def summarize_cycles(data: pd.DataFrame, params: object) -> tuple[pd.DataFrame, 
     step = interval or 0
 
     row_cycle, uniques = pd.factorize(data["cycle_id"], use_na_sentinel=True)
-    names = pd.array(np.asarray(uniques, dtype=object), dtype="str")
+    if uniques.dtype == "str" and isinstance(uniques.array, pd.arrays.ArrowStringArray):
+        names: Any = uniques.array.copy()  # already the str array: no round trip via objects
+    else:
+        names = pd.array(np.asarray(uniques, dtype=object), dtype="str")
 
     idx = np.flatnonzero(row_cycle >= 0)
     cyc = row_cycle[idx].astype(np.int64)
@@ -109,14 +135,14 @@ def summarize_cycles(data: pd.DataFrame, params: object) -> tuple[pd.DataFrame, 
     valid = reject < 0
 
     calls = _calls(ts, first_row, last_row, start, end, gap, params)
-    summary = pd.DataFrame(
+    summary = build_frame(
         {
             "cycle_id": names,
             "stage": categorical(stage),
             "staged_from": categorical(calls.staged_from(stage)),
             "call_id": calls.call_id,
-            "start": from_ns(start, unit),
-            "end": from_ns(end, unit),
+            "start": from_ns(start, unit).array,
+            "end": from_ns(end, unit).array,
             "duration_min": duration_min,
             "n_rows": n_rows.astype(np.int64),
             "n_samples": n_samples,
@@ -128,7 +154,11 @@ def summarize_cycles(data: pd.DataFrame, params: object) -> tuple[pd.DataFrame, 
             "short_cycle": calls.short_cycle,
         }
     )
-    return summary, idx[keep & valid[cyc]]
+    shared_arrays = {
+        "codes": stage, "valid": valid, "n_samples": n_samples, "median": median, "mad": mad,
+        "ts": ts, "interval": interval, "row_codes": codes, "row_power": power,
+    }
+    return summary, idx[keep & valid[cyc]], shared_arrays
 
 
 class _Calls:
