@@ -11,6 +11,7 @@ over the same frame, and time per row for one week against twelve months.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -76,6 +77,8 @@ def main() -> None:
     print(f"1 week: {len(week)} rows, {per_week * 1e9:.0f} ns/row; "
           f"{'60 days' if args.quick else '12 months'}: {len(year)} rows, {per_year * 1e9:.0f} ns/row")
     print(f"time per row, week / year: {per_week / per_year:.2f}x (target <= 1.3)")
+    print("load average (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+          + " on " + str(os.cpu_count()) + " cores (other jobs inflate absolute times)")
     print("reproduce: python benchmarks/bench_hvac.py" + (" --quick" if args.quick else ""))
 
 
