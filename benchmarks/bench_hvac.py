@@ -41,14 +41,18 @@ def run_chain(data: pd.DataFrame) -> object:
     return data_object
 
 
-def best_of(func: Callable[[], object], repeat: int) -> float:
-    func()
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
+def best_of_paired(funcs: list[Callable[[], object]], repeat: int) -> list[float]:
+    """Typical time of each function, their runs interleaved so that all see the same load."""
+    for func in funcs:
         func()
-        times.append(time.perf_counter() - started)
-    return min(times) if len(times) < 5 else statistics.median(sorted(times)[: len(times) // 2 + 1])
+    times: list[list[float]] = [[] for _ in funcs]
+    for _ in range(repeat):
+        for func, spent in zip(funcs, times, strict=True):
+            started = time.perf_counter()
+            func()
+            spent.append(time.perf_counter() - started)
+    return [statistics.median(sorted(t)[: len(t) // 2 + 1]) if len(t) >= 5 else min(t)
+            for t in times]
 
 
 def main() -> None:
@@ -59,8 +63,11 @@ def main() -> None:
 
     month = normalized_device(30)
     summary = run_chain(month).get_artifact("cycles/summary")  # type: ignore[attr-defined]
-    chain_s = best_of(lambda: run_chain(month), repeat)
-    groupby_s = best_of(lambda: month.groupby("stage", observed=True)["power_kw"].median(), repeat)
+    chain_s, groupby_s = best_of_paired(
+        [lambda: run_chain(month),
+         lambda: month.groupby("stage", observed=True)["power_kw"].median()],
+        repeat,
+    )
     rows = len(month)
     print(f"device-month: {rows} rows, {len(summary)} cycles")
     print(f"six-processor chain: {chain_s * 1e3:.2f} ms = {rows / chain_s / 1e6:.2f} M rows/s "
@@ -70,8 +77,9 @@ def main() -> None:
 
     week = normalized_device(7)
     year = normalized_device(60 if args.quick else 365)
-    week_s = best_of(lambda: run_chain(week), repeat)
-    year_s = best_of(lambda: run_chain(year), max(3, repeat // 10))
+    week_s, year_s = best_of_paired(
+        [lambda: run_chain(week), lambda: run_chain(year)], 3 if args.quick else 15
+    )
     per_week = week_s / len(week)
     per_year = year_s / len(year)
     print(f"1 week: {len(week)} rows, {per_week * 1e9:.0f} ns/row; "
