@@ -284,18 +284,7 @@ CASES: dict[str, tuple[str, str, list[str]]] = {
 
 
 #: Gaps in core's up-front checks, found by these tests (strict: they fail once fixed).
-CORE_GAPS = {
-    "unknown connector key": "prepare_run does not parse the connector config: the run starts and "
-                             "every device fails with the connector's ConfigError (exit 1)",
-    "unknown solution": "parse_run_config reports the solution's [hvac] table as unknown instead "
-                        "of naming the unknown solution",
-}
-
-
-@pytest.mark.parametrize("case", [
-    pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=CORE_GAPS[c])) if c in CORE_GAPS
-    else c for c in sorted(CASES)
-])
+@pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_run_config_exits_2_naming_the_key_and_writes_nothing(
     case: str, fleet_dir: Path, tmp_path: Path
 ) -> None:

@@ -235,6 +235,12 @@ def parse_run_config(
     if not isinstance(pipeline, dict) or "solution" not in pipeline:
         raise ConfigError(f"{shown}: [pipeline] table with a `solution` key is required")
     solution = pipeline["solution"]
+    if parameters_keys is not None and solution not in parameters_keys:
+        installed = ", ".join(sorted(parameters_keys)) or "none"
+        raise ConfigError(
+            f"{_where(text, shown, 'pipeline.solution')}: pipeline.solution: no solution named "
+            f"{solution!r} is installed (installed: {installed})"
+        )
     parameters_key = (parameters_keys or {}).get(solution) if isinstance(solution, str) else None
     known = {"pipeline", "connection", "devices", "output"}
     parameters: dict[str, dict[str, Any]] = {}

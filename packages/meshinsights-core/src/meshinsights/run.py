@@ -55,6 +55,7 @@ def prepare_run(path: str | Path, *, log_level: str | None = None) -> PreparedRu
             f"(installed connectors: {', '.join(PluginManager.list_plugins())})"
         )
     config = _resolve_connection_paths(config, plugin)
+    _check_connector_config(config, plugin)
     devices = load_devices(config, solution)
     if solution.validate_parameters is not None:
         for device in devices:
@@ -98,6 +99,19 @@ def _resolve_connection_paths(config: RunConfig, plugin: str | None) -> RunConfi
         if isinstance(value, str) and value:
             connection[key] = str(config.resolve(value))
     return attrs.evolve(config, connection=connection)
+
+
+def _check_connector_config(config: RunConfig, plugin: str | None) -> None:
+    """Let the connector parse ``[connection]`` now: a bad key is a config error, not N failed devices.
+
+    Connectors read their settings in ``__init__`` and connect only on first use.
+    """
+    if plugin is None:
+        return
+    try:
+        PluginManager.connector_class(plugin)(**config.connector_config)
+    except Exception as exc:  # noqa: BLE001 - the connector says what is wrong
+        raise ConfigError(f"{config.path}: [connection] ({plugin}): {exc}") from None
 
 
 def check_connection(prepared: PreparedRun) -> str | None:
