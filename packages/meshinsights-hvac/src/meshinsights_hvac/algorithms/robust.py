@@ -31,8 +31,7 @@ def _sorted_median(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.
     """Group medians from one sort by (group, value); NaN values are ignored."""
     present = ~np.isnan(values)
     values, groups = values[present], np.asarray(groups)[present]
-    order = np.lexsort((values, groups))
-    ordered = values[order]
+    ordered = values[_group_value_order(values, groups, n_groups)]
     counts = np.bincount(groups, minlength=n_groups)[:n_groups]
     starts = np.cumsum(counts) - counts
     low = np.minimum(starts + (counts - 1) // 2, max(len(ordered) - 1, 0))
@@ -40,6 +39,18 @@ def _sorted_median(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.
     if len(ordered) == 0:
         return np.full(n_groups, np.nan)
     return np.where(counts > 0, (ordered[low] + ordered[high]) / 2.0, np.nan)
+
+
+def _group_value_order(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """Positions sorted by (group, value): the order of ``np.lexsort((values, groups))`` up to
+    ties of equal values. A value sort then a stable sort of narrow group codes (numpy's radix
+    sort for 16-bit integers) is about twice as fast as lexsort."""
+    if n_groups > np.iinfo(np.int16).max:
+        order: np.ndarray = np.lexsort((values, groups))
+        return order
+    by_value = np.argsort(values)
+    narrow = np.asarray(groups).astype(np.int16, copy=False)[by_value]
+    return np.asarray(by_value[np.argsort(narrow, kind="stable")])
 
 
 def group_median_mad(
