@@ -87,7 +87,8 @@ def fleet_devices(root: Path, connection: dict[str, Any]) -> list[DeviceUnit]:
     """The fleet's devices.csv as DeviceUnits reading through ``connection``."""
     table = pd.read_csv(root / "devices.csv", dtype=str)
     return [
-        DeviceUnit(row["device_id"], {**row, "connection": connection})
+        DeviceUnit(str(row["device_id"]), {**{str(k): v for k, v in row.items()},
+                                           "connection": connection})
         for row in table.to_dict("records")
     ]
 
@@ -449,9 +450,9 @@ def _batch_case(
               "the batched query fell back to single-device queries")
     if rows[True] != rows[False]:
         raise SystemExit(f"{name}: batched and single fetches gave different rows per device")
-    single, batched = min(walls[False]), min(walls[True])
-    speedup = single / batched
-    print(f"{name:<9} {workers:>10} {single:>13.3f} s {batched:>8.3f} s {speedup:>7.1f}x "
+    single, together = min(walls[False]), min(walls[True])
+    speedup = single / together
+    print(f"{name:<9} {workers:>10} {single:>13.3f} s {together:>8.3f} s {speedup:>7.1f}x "
           f"{counts[False]:>4}/{counts[True]:<4} | {min(spans[False]):>21.3f} s "
           f"{min(spans[True]):>6.3f} s")
     return speedup >= 5
