@@ -83,6 +83,11 @@ def share(data_object: Any, key: str, value: Any, arrays: dict[str, Any]) -> Non
     _SHARED.setdefault(data_object, {})[key] = (value, arrays)
 
 
+def forget(data_object: Any) -> None:
+    """Drop the arrays remembered for a data object (its chain is over: free the memory)."""
+    _SHARED.pop(data_object, None)
+
+
 def shared(data_object: Any, key: str) -> dict[str, Any] | None:
     """The arrays remembered for ``key``, if that artifact is still the same object."""
     entry = _SHARED.get(data_object, {}).get(key)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from meshinsights.data_object import PipelineDataObject
-from meshinsights_hvac.algorithms.frames import build_frame, shared
+from meshinsights_hvac.algorithms.frames import build_frame, forget, shared
 from meshinsights_hvac.algorithms.issues import days_of_data, detect_issues
 from meshinsights_hvac.algorithms.robust import MAD_TO_SIGMA, group_median_mad
 from meshinsights_hvac.algorithms.stages import categorical, stage_codes
@@ -57,6 +57,7 @@ class CalculateBaselinePowerThresholds(HVACProcessor):
         data_object.set_artifact(Keys.ARTIFACT_BASELINE_THRESHOLDS, thresholds)
         data_object.set_artifact(Keys.ARTIFACT_BASELINE_THRESHOLDS_TABLE, table)
         data_object.set_artifact(Keys.ARTIFACT_ISSUES_PER_STAGE, issues)
+        forget(data_object)  # the last step of the chain: nothing reads the shared arrays after it
         return data_object
 
     def _thresholds(
