@@ -63,7 +63,8 @@ def test_every_record_of_device_work_names_its_device(
     assert {r.device_id for r in timing} == set(fleet.device_ids) - {"dev-004"}  # type: ignore[attr-defined]
     # Run-level records belong to no device.
     run_level = [r for r in caplog.records if r.getMessage().startswith("run ")]
-    assert run_level and all(not hasattr(r, "device_id") for r in run_level)
+    # (A console handler installed earlier in the process stamps "-" on them.)
+    assert run_level and all(getattr(r, "device_id", "-") == "-" for r in run_level)
 
 
 def test_a_processor_called_directly_logs_with_its_device(caplog: pytest.LogCaptureFixture) -> None:
@@ -95,3 +96,13 @@ def test_configure_logging_formats_device_ids(
         "ERROR   [dev-001] meshinsights.processor: device 'dev-001': cpu stage, processor Explode"
         in line for line in lines
     )
+
+
+def test_configure_logging_twice_keeps_one_console_handler(handler: list[logging.Handler]) -> None:
+    first = configure_logging("INFO")
+    second = configure_logging("DEBUG")
+    handler.extend([first, second])
+    root = logging.getLogger("meshinsights")
+    assert second in root.handlers
+    assert first not in root.handlers
+    assert root.level == logging.DEBUG

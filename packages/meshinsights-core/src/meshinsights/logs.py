@@ -77,12 +77,22 @@ class DeviceContextFilter(logging.Filter):
 DEFAULT_FORMAT = "%(asctime)s %(levelname)-7s [%(device_id)s] %(name)s: %(message)s"
 
 
+class _ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The handler :func:`configure_logging` installs, recognised when it is called again."""
+
+
 def configure_logging(level: str | int = "INFO", fmt: str = DEFAULT_FORMAT) -> logging.Handler:
-    """Install one stderr handler on the ``meshinsights`` logger (for CLIs and scripts)."""
-    handler = logging.StreamHandler()
+    """Install one stderr handler on the ``meshinsights`` logger (for CLIs and scripts).
+
+    Calling it again (a host running the CLI several times in one process)
+    replaces the previous handler instead of printing every line twice.
+    """
+    root = logging.getLogger("meshinsights")
+    for previous in [h for h in root.handlers if isinstance(h, _ConsoleHandler)]:
+        root.removeHandler(previous)
+    handler = _ConsoleHandler()
     handler.setFormatter(logging.Formatter(fmt))
     handler.addFilter(DeviceContextFilter())
-    root = logging.getLogger("meshinsights")
     root.addHandler(handler)
     root.setLevel(level)
     return handler
