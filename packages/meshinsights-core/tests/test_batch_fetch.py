@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,9 +44,20 @@ class CountingConnector(DBConnector):
         return TABLE[TABLE["device_id"].isin(ids)].reset_index(drop=True)
 
 
+class SlowConnector(CountingConnector):
+    """A server far away: every query waits QUERY_SECONDS before it answers."""
+
+    def execute_query(self, query: str, parameters: Any = None) -> pd.DataFrame:
+        time.sleep(QUERY_SECONDS)
+        return super().execute_query(query, parameters)
+
+
+QUERY_SECONDS = 0.3
+
+
 class ValuesSource(DataSource):
-    def __init__(self, device_id: str, config: dict[str, Any]) -> None:
-        super().__init__("values", "counting", config)
+    def __init__(self, device_id: str, config: dict[str, Any], plugin: str = "counting") -> None:
+        super().__init__("values", plugin, config)
         self.device_id = device_id
 
     def build_query(self) -> str:
@@ -79,6 +91,7 @@ class Plugin:
     @hookimpl
     def register_connectors(self, register: Any) -> None:
         register("counting", CountingConnector)
+        register("slow-counting", SlowConnector)
 
 
 def _run(devices: list[str], *, batch_fetch: bool, tenant: str = "a") -> Any:
@@ -137,3 +150,62 @@ def test_sources_with_different_configs_are_never_batched_together(tenants: tupl
     with isolated_host(Plugin()):
         pipeline.run_producer_consumer([DeviceUnit(f"d{i}") for i in range(4)])
     assert sorted(p["ids"] for _, p in QUERIES) == [["d0", "d2"], ["d1", "d3"]]
+
+
+class OnePassSource(ValuesSource):
+    """Splits a batch in one pass; ``wrong_count`` makes it return one frame too few."""
+
+    calls = 0
+    wrong_count = False
+
+    @classmethod
+    def split_batches(cls, frame: pd.DataFrame, sources: Sequence[DataSource]) -> list[pd.DataFrame]:
+        cls.calls += 1
+        rows = frame.groupby("device_id", sort=False).indices
+        parts = [frame.take(rows.get(s.device_id, [])).reset_index(drop=True)  # type: ignore[attr-defined]
+                 for s in sources]
+        return parts[:-1] if cls.wrong_count else parts
+
+
+def _run_with(source: type[ValuesSource], devices: list[str], plugin: str = "counting") -> Any:
+    QUERIES.clear()
+    pipeline = Pipeline(
+        lambda d: {"values": source(d.device_id, {"tenant": "a"}, plugin)},
+        lambda d: {"values": NonEmpty()},
+        lambda d: [Total()],
+        config=PipelineConfig(batch_size=3, io_max_workers=2, batch_fetch=True),
+    )
+    with isolated_host(Plugin()):
+        return pipeline.run_producer_consumer([DeviceUnit(d) for d in devices])
+
+
+def test_split_batches_splits_each_batch_once_with_the_same_results() -> None:
+    devices = [f"d{i}" for i in range(6)]
+    OnePassSource.calls, OnePassSource.wrong_count = 0, False
+    results = _run_with(OnePassSource, devices)
+    assert OnePassSource.calls == 2 and len(QUERIES) == 2
+    assert _totals(results) == _totals(_run(devices, batch_fetch=False))
+
+
+def test_split_batches_returning_too_few_frames_falls_back_to_single_queries(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    OnePassSource.calls, OnePassSource.wrong_count = 0, True
+    try:
+        results = _run_with(OnePassSource, ["d0", "d1", "d2"])
+    finally:
+        OnePassSource.wrong_count = False
+    assert len(QUERIES) == 1 + 3
+    assert sorted(results.successful_devices) == ["d0", "d1", "d2"]
+    assert "split_batches returned 2 frames for 3 sources" in caplog.text
+
+
+def test_a_batch_span_starts_with_its_batched_query() -> None:
+    """The query's time is inside the batch's I/O span; each device is charged its share."""
+    results = _run_with(ValuesSource, ["d0", "d1", "d2"], plugin="slow-counting")
+    assert len(QUERIES) == 1
+    (span,) = results.io_timing.per_batch
+    assert span.end - span.start >= QUERY_SECONDS
+    per_device = results.io_timing.per_device
+    assert sum(per_device.values()) >= QUERY_SECONDS
+    assert all(seconds >= QUERY_SECONDS / 3 for seconds in per_device.values())

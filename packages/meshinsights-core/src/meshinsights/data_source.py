@@ -68,6 +68,16 @@ class DataSource(ABC):
         raise NotImplementedError(f"{type(self).__name__} builds batches but cannot split them")
 
     @classmethod
+    def split_batches(cls, frame: pd.DataFrame, sources: Sequence[DataSource]) -> list[pd.DataFrame]:
+        """Every source's rows of a batched result, in the order of ``sources``.
+
+        The default calls :meth:`split_batch` once per source, which scans the
+        whole frame each time; override it to split in one pass (for example
+        one ``groupby(...).indices``) when batches are large.
+        """
+        return [source.split_batch(frame) for source in sources]
+
+    @classmethod
     def batches(cls) -> bool:
         """Whether this class overrides :meth:`build_batch`."""
         return cls.build_batch.__func__ is not DataSource.build_batch.__func__  # type: ignore[attr-defined]

@@ -58,6 +58,7 @@ class DeviceIO:
     warnings: list[Message] = attrs.field(factory=list)
     start: float = 0.0
     end: float = 0.0
+    batch_start: float = float("inf")  # when a batched query holding its data began
 
 
 @attrs.define
@@ -68,6 +69,7 @@ class Prefetched:
     normalizers: Mapping[str, DataNormalizer]
     raw: dict[str, Any] = attrs.field(factory=dict)
     batch_seconds: float = 0.0
+    batch_started: float = float("inf")  # when its first batched query began (run clock)
 
 
 def _cause(exc: BaseException) -> str:
@@ -236,6 +238,7 @@ class Pipeline:
         out.end = time.perf_counter() - self._t0
         if prefetched is not None:
             out.start -= prefetched.batch_seconds  # its share of the batched query
+            out.batch_start = prefetched.batch_started
         return out
 
     def _fetch_into(self, device: DeviceUnit, out: DeviceIO, prefetched: Prefetched | None) -> None:
@@ -317,7 +320,13 @@ class Pipeline:
                 connector = members[0][1].plugin
                 connector.connect()
                 frame = connector.execute_query(*query)
-                split = {device_id: source.split_batch(frame) for device_id, source in members}
+                parts = source_cls.split_batches(frame, [source for _, source in members])
+                if len(parts) != len(members):
+                    raise ValueError(
+                        f"{source_cls.__name__}.split_batches returned {len(parts)} frames "
+                        f"for {len(members)} sources"
+                    )
+                split = {device_id: part for (device_id, _), part in zip(members, parts, strict=True)}
             except Exception as exc:  # noqa: BLE001 - fall back to one query per device
                 logger.warning(
                     "batched fetch of %r from %s for %d devices failed (%s); fetching them one by one",
@@ -329,8 +338,10 @@ class Pipeline:
                          name, plugin, len(members), elapsed)
             share = elapsed / len(members)
             for device_id, frame_part in split.items():
-                plans[device_id].raw[name] = frame_part
-                plans[device_id].batch_seconds += share
+                plan = plans[device_id]
+                plan.raw[name] = frame_part
+                plan.batch_seconds += share
+                plan.batch_started = min(plan.batch_started, started - self._t0)
         return plans
 
     def _abandon(self, device: DeviceUnit) -> DeviceIO:
@@ -364,7 +375,8 @@ class Pipeline:
             batch.timing.per_device[item.device_id] = item.end - item.start
         if fetched:
             batch.timing.per_batch.append(
-                StageSpan(batch_index, min(i.start for i in fetched),
+                # The batch's span begins with its batched query, when there was one.
+                StageSpan(batch_index, min(min(i.start, i.batch_start) for i in fetched),
                           max(i.end for i in fetched), len(fetched))
             )
         return batch

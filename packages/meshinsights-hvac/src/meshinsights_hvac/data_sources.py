@@ -159,20 +159,50 @@ class PowerDataRetrieval(DataSource):
 
     def split_batch(self, frame: pd.DataFrame) -> pd.DataFrame:
         """This device's rows of a batched result."""
-        s = self.source
-        ts = frame[s.timestamp]
-        mask = (
-            (frame[s.location_id].astype(str) == self.location_id)
-            & (frame[s.control_id].astype(str) == self.control_id)
-            & (ts >= self.start) & (ts < self.end)
-        )
-        return frame.loc[mask].reset_index(drop=True)
+        return self.split_batches(frame, [self])[0]
+
+    @classmethod
+    def split_batches(cls, frame: pd.DataFrame, sources: Sequence[DataSource]) -> list[pd.DataFrame]:
+        """Each device's rows of a batched result, found in one pass over the frame.
+
+        One ``groupby(...).indices`` maps every (location, control) to its row
+        positions, so a batch of N devices costs one scan, not N. Each device
+        then keeps the rows of its own window: the batched query asked for the
+        union of all windows. Naive timestamps (a MySQL ``DATETIME``) are UTC,
+        as the query's parameters were.
+        """
+        power = [s for s in sources if isinstance(s, PowerDataRetrieval)]
+        if len(power) != len(sources):
+            raise TypeError("PowerDataRetrieval.split_batches got sources of another class")
+        if not power:
+            return []
+        s = power[0].source
+        positions = frame.groupby(
+            [frame[s.location_id].astype(str), frame[s.control_id].astype(str)], sort=False
+        ).indices
+        stamps = _utc_nanoseconds(frame[s.timestamp])
+        parts: list[pd.DataFrame] = []
+        for source in power:
+            rows = positions.get((source.location_id, source.control_id))
+            if rows is None:
+                parts.append(frame.iloc[:0].reset_index(drop=True))
+                continue
+            at = stamps[rows]
+            rows = rows[(at >= source.start.value) & (at < source.end.value)]
+            parts.append(frame.take(rows).reset_index(drop=True))
+        return parts
 
     def get_metadata(self) -> dict[str, Any]:
         meta = super().get_metadata()
         meta.update(location_id=self.location_id, control_id=self.control_id,
                     start=_iso(self.start), end=_iso(self.end), table=self.source.table)
         return meta
+
+
+def _utc_nanoseconds(column: pd.Series) -> Any:
+    """Timestamps as int64 nanoseconds since the epoch, UTC (naive values are taken as UTC)."""
+    stamps = pd.to_datetime(column, utc=True)  # naive: localized to UTC; aware: converted
+    return stamps.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").view("int64")
 
 
 def _iso(value: pd.Timestamp) -> str:
