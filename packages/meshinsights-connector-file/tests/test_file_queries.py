@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -167,3 +169,23 @@ def test_metadata_names_root_and_tables(file_config: dict[str, Any]) -> None:
     assert meta["plugin"] == "file"
     assert meta["tables"]["power"] == {"path": "power/*.parquet", "format": "parquet"}
     assert meta["tables"]["devices"]["format"] == "csv"
+
+
+def test_a_parquet_file_rewritten_between_queries_is_read_again(
+    file_config: dict[str, Any], data_root: Path
+) -> None:
+    """Footers are cached across queries, but never past a change to the file."""
+    connector = PluginManager.get_plugin("file", **file_config)
+    query = "SELECT count(*) AS n, max(power_kw) AS top FROM power WHERE device_id = $d"
+    before = connector.execute_query(query, {"d": "dev-01"})
+    assert before["n"].tolist() == [48]
+    path = data_root / "power" / "2024-01-02.parquet"
+    day = pd.read_parquet(path)
+    next_day = day.assign(timestamp=day["timestamp"] + pd.Timedelta(days=1))
+    grown = pd.concat([day, next_day], ignore_index=True)
+    grown.loc[grown["device_id"] == "dev-01", "power_kw"] = 999.0
+    grown.to_parquet(path, index=False, row_group_size=10)
+    os.utime(path, (time.time() + 5, time.time() + 5))  # a new mtime even on coarse clocks
+    after = connector.execute_query(query, {"d": "dev-01"})
+    assert after["n"].tolist() == [72]
+    assert after["top"].tolist() == [999.0]

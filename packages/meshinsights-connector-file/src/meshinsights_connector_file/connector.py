@@ -75,6 +75,10 @@ class FileConnector(DBConnector):
                 ("SET allowed_directories = ?", [self._settings.allowed_directory]),
                 ("SET enable_external_access = ?", False),
                 ("SET autoinstall_known_extensions = ?", False),
+                # Footers and row-group statistics read once per file, not once per query:
+                # a view over many files otherwise costs every query a pass over all footers.
+                # DuckDB checks each file's modification time, so a rewritten file is re-read.
+                ("SET parquet_metadata_cache = ?", True),
                 ("SET lock_configuration = ?", True),
             ):
                 connection.execute(statement, [value])
