@@ -125,6 +125,9 @@ def _print_outcome(outcome: Any) -> None:
         click.echo(f"  failed {device_id}: {outcome.first_errors.get(device_id, 'see devices.jsonl')}")
     if len(outcome.failed) > 20:
         click.echo(f"  ... and {len(outcome.failed) - 20} more failed devices (see summary.csv)")
+    retried = totals.retries.summary()
+    if retried:  # e.g. "retries: mysql 12 (3.4 s waiting)"; the manifest has the details
+        click.echo(f"  {retried}")
     if totals.processed:
         from meshinsights.tuning import tuning_advice
 

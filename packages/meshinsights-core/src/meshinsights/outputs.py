@@ -24,6 +24,8 @@ from meshinsights.ai_export import to_jsonable
 from meshinsights.ledger import DeviceRecord, Ledger, atomic_write_text, counts_by_status, summary_frame
 from meshinsights.redaction import redact
 from meshinsights.results import BatchResults, ResultsAdapter, StageTiming
+from meshinsights.retries import RetrySnapshot
+from meshinsights.retries import snapshot as retries_snapshot
 from meshinsights.timing import stage_report
 from meshinsights.tuning import tuning_advice
 
@@ -55,6 +57,8 @@ class RunTotals:
     cpu_timing: StageTiming = attrs.field(factory=StageTiming)
     wall_time: float = 0.0
     cpu_waited_for_io: float = 0.0
+    #: The connectors' retries during this invocation (every connector known to the process).
+    retries: RetrySnapshot = attrs.field(factory=RetrySnapshot)
 
     def add(self, batch: BatchResults) -> None:
         self.run_id = batch.run_id
@@ -79,11 +83,13 @@ def run_into_ledger(
 ) -> RunTotals:
     """Run ``devices`` batch by batch, committing each batch to the ledger as it ends."""
     totals = RunTotals(mode=mode)
+    retried_before = retries_snapshot()
     started = time.perf_counter()
     for batch in pipeline.iter_batches(devices):
         ledger.record_batch(batch, batch.to_dataframe())
         totals.add(batch)
     totals.wall_time = time.perf_counter() - started
+    totals.retries = retries_snapshot().since(retried_before)
     totals.run_id = totals.run_id or uuid.uuid4().hex[:12]  # nothing left to run
     return totals
 
@@ -114,6 +120,16 @@ def plugin_versions() -> list[dict[str, Any]]:
     ]
 
 
+def retries_section(totals: RunTotals, plugin: str | None) -> dict[str, Any]:
+    """Per connector: this invocation's retries and the bounds they kept to.
+
+    The run's own connector is listed even when nothing was retried, so its
+    bounds are on record; others only when they retried.
+    """
+    return {name: stats.to_dict() for name, stats in totals.retries.items()
+            if stats.active or (name == plugin and stats.bounds is not None)}
+
+
 def build_manifest(
     prepared: PreparedRun, totals: RunTotals, records: Sequence[DeviceRecord], previous_runs: list[Any]
 ) -> dict[str, Any]:
@@ -128,7 +144,8 @@ def build_manifest(
         **stage_report(totals.as_results()),
         "tuning": tuning_advice(totals.as_results(), prepared.pipeline.config).to_dict(),
     }
-    runs = [*previous_runs, this_run]
+    retried = retries_section(totals, config.connection_plugin)
+    runs = [*previous_runs, {**this_run, "retries": retried}]
     return {
         "run_id": totals.run_id,
         "solution": config.pipeline.solution,
@@ -145,6 +162,7 @@ def build_manifest(
         },
         "devices": {"total": len(records), "by_status": counts_by_status(records)},
         "timing": this_run,
+        "retries": retried,
         "runs": runs,
         "plugins": plugin_versions(),
         "packages": package_versions(),
