@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
+from meshinsights import retries
 from meshinsights_connector_adx import ADXConnector, ADXQueryError
 from meshinsights_connector_adx.testing import KustoTestServer
 
@@ -138,3 +142,99 @@ def test_faults_at_a_rate_are_absorbed(kusto: KustoTestServer, config: dict[str,
     faults = [q.fault for q in kusto.queries]
     assert faults.count("throttle") >= 1
     assert faults.count(None) == 10
+
+
+# -- retries counted for the run's manifest (meshinsights.retries) ---------------------------
+
+
+def _by_status(reasons: Mapping[str, int]) -> Counter[str]:
+    """Counted reasons by their HTTP status (``HTTP 503 ServiceUnavailable`` -> ``503``)."""
+    counts: Counter[str] = Counter()
+    for reason, n in reasons.items():
+        counts[reason.split()[1] if reason.startswith("HTTP ") else reason] += n
+    return counts
+
+
+def test_each_retry_is_counted_with_its_cause_and_the_bounds(
+    kusto: KustoTestServer, config: dict[str, Any]
+) -> None:
+    for fault in ("throttle", "unavailable", "server_error", "disconnect"):
+        kusto.inject(fault, times=1)
+    connector = ADXConnector(**{**config, "retry_attempts": 6})
+    before = retries.snapshot()
+    assert _count(connector) == 20
+    assert _count(connector) == 20  # a second call, not retried
+    adx = retries.snapshot().since(before)["adx"]
+    queries = kusto.queries
+    failed = [q for q in queries if q.status != 200]
+    assert len(failed) == 4 and len(queries) == 6
+    assert adx.calls == 2
+    assert adx.retries == len(failed) and adx.calls_retried == 1 and adx.gave_up == 0
+    assert adx.calls_by_attempts == {len(failed) + 1: 1} and adx.longest_attempts == len(failed) + 1
+    assert _by_status(adx.reasons) == Counter(
+        "NetworkError" if q.status == 0 else str(q.status) for q in failed)
+    assert adx.bounds == retries.RetryBounds(max_attempts=6, max_seconds=20,
+                                             max_wait_seconds=5 * 0.05)
+    assert 0 < adx.wait_seconds <= adx.bounds.max_wait_seconds
+
+
+def test_retry_after_is_the_wait_counted(kusto: KustoTestServer, config: dict[str, Any]) -> None:
+    kusto.inject("throttle", times=1, retry_after=30)
+    before = retries.snapshot()
+    assert _count(ADXConnector(**{**config, "retry_max_wait": 0.3})) == 20
+    adx = retries.snapshot().since(before)["adx"]
+    assert adx.retries == 1 and adx.wait_seconds == pytest.approx(0.3)  # 30 s asked, capped
+
+
+def test_giving_up_at_the_attempt_cap_is_counted(
+    kusto: KustoTestServer, config: dict[str, Any]
+) -> None:
+    kusto.inject("unavailable", times=10)
+    before = retries.snapshot()
+    with pytest.raises(ADXQueryError):
+        _count(ADXConnector(**config))
+    adx = retries.snapshot().since(before)["adx"]
+    assert adx.bounds is not None
+    assert adx.gave_up == 1 and adx.longest_attempts == len(kusto.queries)
+    assert adx.longest_attempts == adx.bounds.max_attempts == config["retry_attempts"]
+    assert adx.retries == len(kusto.queries) - 1
+
+
+def test_giving_up_at_the_time_cap_is_counted(
+    kusto: KustoTestServer, config: dict[str, Any]
+) -> None:
+    kusto.inject("throttle", times=100)
+    connector = ADXConnector(
+        **{**config, "retry_attempts": 100, "retry_initial_wait": 0.2, "retry_max_wait": 0.2,
+           "retry_max_seconds": 0.5}
+    )
+    before = retries.snapshot()
+    with pytest.raises(ADXQueryError):
+        _count(connector)
+    adx = retries.snapshot().since(before)["adx"]
+    assert adx.gave_up == 1 and adx.longest_attempts == len(kusto.queries) < 100
+    assert adx.bounds is not None and adx.bounds.max_seconds == 0.5
+    assert adx.wait_seconds < 0.5  # no sleep past the time cap
+
+
+def test_permanent_errors_are_neither_retries_nor_give_ups(
+    kusto: KustoTestServer, config: dict[str, Any]
+) -> None:
+    before = retries.snapshot()
+    with pytest.raises(ADXQueryError):
+        ADXConnector(**config).execute_query("Power | where nosuchcolumn == d", {"d": "d1"})
+    adx = retries.snapshot().since(before)["adx"]
+    assert (adx.calls, adx.retries, adx.gave_up) == (1, 0, 0) and not adx.active
+
+
+def test_counted_reasons_never_hold_parameter_values_or_secrets(
+    kusto: KustoTestServer, config: dict[str, Any]
+) -> None:
+    secret = "device-secret-42"
+    kusto.inject("error", times=1, status=503, code=secret, permanent=False,
+                 message=f"cannot read {secret}")
+    before = retries.snapshot()
+    assert int(ADXConnector(**config).execute_query(QUERY, {"d": secret})["Count"][0]) == 0
+    adx = retries.snapshot().since(before)["adx"]
+    assert adx.retries == 1 and dict(adx.reasons) == {"other": 1}
+    assert secret not in repr(adx) and secret not in json.dumps(adx.to_dict())

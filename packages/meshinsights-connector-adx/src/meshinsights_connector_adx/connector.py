@@ -98,7 +98,7 @@ class ADXConnector(DBConnector):
             return client.execute_query(database, text, properties)
 
         try:
-            return call_with_retries(self._settings, what, attempt)
+            return call_with_retries(self._settings, what, attempt, self._hidden(parameters))
         except Exception as exc:
             from azure.kusto.data.exceptions import KustoError
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 import tenacity
 
-from meshinsights_connector_adx.failures import describe
+from meshinsights import retries
+from meshinsights_connector_adx.failures import Failure, describe, scrub
 from meshinsights_connector_adx.settings import ADXSettings
 
 logger = logging.getLogger(__name__)
+
+CONNECTOR = "adx"
 
 T = TypeVar("T")
 
@@ -37,24 +40,55 @@ def _wait(settings: ADXSettings) -> Callable[[tenacity.RetryCallState], float]:
     return wait
 
 
-def call_with_retries(settings: ADXSettings, what: str, attempt: Callable[[], T]) -> T:
+def _reason(failure: Failure | None) -> str:
+    """A short code for the retry counters: the Kusto error code and the HTTP status."""
+    if failure is None:
+        return "error"
+    return f"HTTP {failure.http_status} {failure.code}" if failure.http_status else failure.code
+
+
+def retry_bounds(settings: ADXSettings) -> retries.RetryBounds:
+    """What one query may spend on retries: attempts, and time (``stop_before_delay``)."""
+    return retries.RetryBounds(
+        max_attempts=settings.retry_attempts, max_seconds=settings.retry_max_seconds,
+        max_wait_seconds=min(settings.retry_max_seconds,
+                             (settings.retry_attempts - 1) * settings.retry_max_wait),
+    )
+
+
+def call_with_retries(
+    settings: ADXSettings, what: str, attempt: Callable[[], T], hidden: Iterable[str] = ()
+) -> T:
     """Run ``attempt`` until it succeeds, fails permanently, or the caps are reached.
 
     The last exception is re-raised unchanged; the caller turns it into an
-    :class:`~meshinsights_connector_adx.errors.ADXQueryError`.
+    :class:`~meshinsights_connector_adx.errors.ADXQueryError`. Each retry and
+    each give-up is counted in :mod:`meshinsights.retries`, by the error
+    code, with the ``hidden`` values (parameters, secrets) masked.
     """
+    hidden = list(hidden)
+    retries.record_call(CONNECTOR, retry_bounds(settings))
 
     def log_retry(state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome is not None else None
         failure = describe(exc) if exc is not None else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        retries.record_retry(CONNECTOR, attempt=state.attempt_number, wait_seconds=wait,
+                             reason=scrub(_reason(failure), hidden))
         logger.warning(
             "adx %s on %s/%s: transient %s (HTTP %s), attempt %d of %d; retrying in %.2f s",
             what, settings.cluster, settings.database,
             failure.code if failure else "error",
             failure.http_status if failure else None,
-            state.attempt_number, settings.retry_attempts,
-            state.next_action.sleep if state.next_action else 0.0,
+            state.attempt_number, settings.retry_attempts, wait,
         )
+
+    def give_up(state: tenacity.RetryCallState) -> object:
+        retries.record_gave_up(CONNECTOR, attempts=state.attempt_number,
+                               elapsed_seconds=state.seconds_since_start or 0.0)
+        if state.outcome is None:  # pragma: no cover - tenacity stops only after an attempt
+            raise RuntimeError("adx retries stopped before any attempt")
+        return state.outcome.result()  # raises the last attempt's exception, unchanged
 
     retrying = tenacity.Retrying(
         stop=(
@@ -64,6 +98,7 @@ def call_with_retries(settings: ADXSettings, what: str, attempt: Callable[[], T]
         wait=_wait(settings),
         retry=tenacity.retry_if_exception(_is_transient),
         before_sleep=log_retry,
+        retry_error_callback=give_up,
         reraise=True,
     )
     return retrying(attempt)
