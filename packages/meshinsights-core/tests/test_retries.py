@@ -11,7 +11,7 @@ import pytest
 
 from meshinsights import DeviceUnit, Pipeline, PipelineConfig, retries
 from meshinsights.ledger import Ledger
-from meshinsights.outputs import retries_section, run_into_ledger
+from meshinsights.outputs import RunTotals, retries_section, run_into_ledger
 from meshinsights.retries import RetryBounds, RetryRecorder, RetrySnapshot, reason_code
 from meshinsights.testing import isolated_host
 from meshinsights.testing.faults import SummarizeValues, SyntheticSource, no_normalizers
@@ -72,31 +72,40 @@ def test_snapshots_are_immutable_and_do_not_move() -> None:
 
 def test_since_is_only_what_happened_between_two_snapshots() -> None:
     recorder = RetryRecorder()
-    recorder.declare_bounds("db", max_attempts=6, max_wait_seconds=5.0)
+    earlier_bounds, bounds = RetryBounds(10, max_seconds=60.0), RetryBounds(6, max_wait_seconds=5.0)
+    for _ in range(3):
+        recorder.record_call("db", earlier_bounds)
     _call(recorder, "db", 6, reason="2003")  # an earlier run's long retry
     recorder.record_gave_up("db", attempts=6, elapsed_seconds=4.0)
+    recorder.record_call("api", bounds)
     _call(recorder, "api", 3)
     earlier = recorder.snapshot()
+    for _ in range(5):
+        recorder.record_call("db", bounds)
     _call(recorder, "db", 2, wait=0.1, reason="1205")
     _call(recorder, "db", 3, wait=0.1, reason="1205")
     window = recorder.snapshot().since(earlier)
     db = window["db"]
-    assert (db.retries, db.calls_retried, db.gave_up, db.longest_attempts) == (3, 2, 0, 3)
+    assert (db.calls, db.retries, db.calls_retried, db.gave_up, db.longest_attempts) == (
+        5, 3, 2, 0, 3)
     assert db.wait_seconds == pytest.approx(0.3)
     assert dict(db.reasons) == {"1205": 3}  # the earlier 2003s are not this window's
-    assert db.bounds == RetryBounds(max_attempts=6, max_wait_seconds=5.0)
-    # "api" did nothing in the window: known, but not active
-    assert window["api"].retries == 0 and not window["api"].active
-    assert list(window.active()) == ["db"]
+    assert db.bounds == bounds  # the earlier calls' looser bounds are not this window's
+    assert recorder.snapshot()["db"].bounds == RetryBounds(10, None, None)
+    # "api" did nothing in the window: known, but neither used nor active
+    assert window["api"].retries == 0 and window["api"].bounds is None
+    assert list(window.active()) == ["db"] and list(window.used()) == ["db"]
 
 
-def test_bounds_keep_the_loosest_declared() -> None:
+def test_bounds_are_the_loosest_of_the_calls() -> None:
     recorder = RetryRecorder()
-    recorder.declare_bounds("db", max_attempts=4, max_seconds=10.0, max_wait_seconds=3.0)
-    recorder.declare_bounds("db", max_attempts=6, max_seconds=5.0, max_wait_seconds=3.0)
+    assert RetryBounds(4, 10.0, 3.0).loosest(RetryBounds(6, 5.0, 3.0)) == RetryBounds(6, 10.0, 3.0)
+    recorder.record_call("db", RetryBounds(4, 10.0, 3.0))
+    recorder.record_call("db", RetryBounds(6, 5.0, 3.0))
     assert recorder.snapshot()["db"].bounds == RetryBounds(6, 10.0, 3.0)
-    recorder.declare_bounds("db", max_attempts=2)  # no time cap at all: none is reported
+    recorder.record_call("db", RetryBounds(2))  # a call without time caps: none is reported
     assert recorder.snapshot()["db"].bounds == RetryBounds(6, None, None)
+    assert recorder.snapshot()["db"].calls == 3
 
 
 @pytest.mark.parametrize(
@@ -130,8 +139,8 @@ def test_counts_are_exact_under_concurrent_recording() -> None:
     def work(index: int) -> None:
         start.wait()
         for _ in range(calls):
+            recorder.record_call(f"c{index % 2}", RetryBounds(3 + index))
             _call(recorder, f"c{index % 2}", 3, wait=0.001)
-            recorder.declare_bounds(f"c{index % 2}", max_attempts=3 + index)
 
     workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
     for worker in workers:
@@ -141,6 +150,7 @@ def test_counts_are_exact_under_concurrent_recording() -> None:
     snapshot = recorder.snapshot()
     for name, indexes in (("c0", (0, 2, 4, 6)), ("c1", (1, 3, 5, 7))):
         stats = snapshot[name]
+        assert stats.calls == calls * len(indexes)
         assert stats.retries == 2 * calls * len(indexes)
         assert stats.calls_by_attempts == {3: calls * len(indexes)}
         assert stats.wait_seconds == pytest.approx(0.001 * stats.retries)
@@ -150,7 +160,8 @@ def test_counts_are_exact_under_concurrent_recording() -> None:
 def test_dict_form_and_summary_line() -> None:
     recorder = RetryRecorder()
     assert recorder.snapshot().summary() is None
-    recorder.declare_bounds("mysql", max_attempts=5, max_wait_seconds=40.0)
+    recorder.record_call("mysql", RetryBounds(5, max_wait_seconds=40.0))
+    recorder.record_call("mysql", RetryBounds(5, max_wait_seconds=40.0))
     _call(recorder, "mysql", 4, wait=1.25, reason="2003")
     _call(recorder, "adx", 2, wait=0.5, reason="HTTP 429 TooManyRequests")
     recorder.record_gave_up("adx", attempts=1, elapsed_seconds=0.2)
@@ -159,7 +170,7 @@ def test_dict_form_and_summary_line() -> None:
         "retries: adx 1 (0.5 s waiting, gave up 1 times), mysql 3 (3.8 s waiting)")
     form = json.loads(json.dumps(snapshot["mysql"].to_dict()))
     assert form == {
-        "retries": 3, "calls_retried": 1, "wait_seconds": 3.75, "gave_up": 0,
+        "calls": 2, "retries": 3, "calls_retried": 1, "wait_seconds": 3.75, "gave_up": 0,
         "gave_up_seconds": 0.0, "longest_attempts": 4, "calls_by_attempts": {"4": 1},
         "reasons": {"2003": 3},
         "bounds": {"max_attempts": 5, "max_seconds": None, "max_wait_seconds": 40.0},
@@ -170,19 +181,20 @@ class _RetryingSource(SyntheticSource):
     """A source whose connector needed ``retries`` retries (the device's parameter)."""
 
     def fetch(self) -> pd.DataFrame:
+        retries.record_call("flaky", RetryBounds(4))
         for attempt in range(1, int(self.device.parameters.get("retries", 0)) + 1):
             retries.record_retry("flaky", attempt=attempt, wait_seconds=0.01, reason="HTTP 503")
         return super().fetch()
 
 
 def _sources(device: DeviceUnit) -> dict[str, SyntheticSource]:
-    retries.declare_bounds("flaky", max_attempts=4)
     return {"values": _RetryingSource(device)}
 
 
 def test_a_run_reports_the_retries_of_its_own_fetches_only(tmp_path: Path) -> None:
     """Stage 1 threads report to the process-wide recorder; the run's window excludes the rest."""
-    _call(retries._RECORDER, "flaky", 4)  # before the run: not the run's
+    for attempt in (1, 2, 3):  # before the run: not the run's
+        retries.record_retry("flaky", attempt=attempt, wait_seconds=0.5, reason="HTTP 503")
     devices = [DeviceUnit(f"d{i}", {"rows": 20, "retries": i % 4}) for i in range(10)]
     pipeline = Pipeline(
         _sources, no_normalizers, lambda device: [SummarizeValues()],  # type: ignore[arg-type]
@@ -190,25 +202,27 @@ def test_a_run_reports_the_retries_of_its_own_fetches_only(tmp_path: Path) -> No
     )
     with isolated_host():
         totals = run_into_ledger(pipeline, devices, Ledger(tmp_path / "out"), "fresh")
-    _call(retries._RECORDER, "flaky", 3)  # after the run: not the run's either
+    retries.record_gave_up("flaky", attempts=9, elapsed_seconds=1.0)  # after the run: not its own
     flaky = totals.retries["flaky"]
     expected = [i % 4 for i in range(10)]
     assert flaky.retries == sum(expected)
     assert flaky.calls_retried == sum(n > 0 for n in expected)
     assert flaky.longest_attempts == max(expected) + 1
-    section = retries_section(totals, plugin=None)
+    assert flaky.calls == len(devices) and flaky.gave_up == 0
+    section = retries_section(totals)
     assert section["flaky"]["retries"] == sum(expected)
     assert section["flaky"]["bounds"]["max_attempts"] == 4
 
 
-def test_the_run_connector_is_listed_with_its_bounds_even_without_retries() -> None:
+def test_the_manifest_lists_the_connectors_the_run_called_even_without_retries() -> None:
     recorder = RetryRecorder()
-    recorder.declare_bounds("quiet", max_attempts=3)
-    recorder.declare_bounds("other", max_attempts=3)
-    from meshinsights.outputs import RunTotals
-
-    totals = RunTotals(retries=recorder.snapshot().since(RetrySnapshot()))
-    section = retries_section(totals, plugin="quiet")
-    assert list(section) == ["quiet"]
-    assert section["quiet"]["retries"] == 0
+    recorder.record_call("idle", RetryBounds(3))
+    earlier = recorder.snapshot()
+    recorder.record_call("quiet", RetryBounds(3))
+    totals = RunTotals(retries=recorder.snapshot().since(earlier))
+    section = retries_section(totals)
+    assert list(section) == ["quiet"]  # "idle" made no call in the window
+    assert section["quiet"]["calls"] == 1 and section["quiet"]["retries"] == 0
     assert section["quiet"]["bounds"]["max_attempts"] == 3
+    assert totals.retries.summary() is None  # nothing to print
+    assert RunTotals().retries == RetrySnapshot()

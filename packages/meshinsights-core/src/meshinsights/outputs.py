@@ -120,14 +120,9 @@ def plugin_versions() -> list[dict[str, Any]]:
     ]
 
 
-def retries_section(totals: RunTotals, plugin: str | None) -> dict[str, Any]:
-    """Per connector: this invocation's retries and the bounds they kept to.
-
-    The run's own connector is listed even when nothing was retried, so its
-    bounds are on record; others only when they retried.
-    """
-    return {name: stats.to_dict() for name, stats in totals.retries.items()
-            if stats.active or (name == plugin and stats.bounds is not None)}
+def retries_section(totals: RunTotals) -> dict[str, Any]:
+    """Per connector used by this invocation: its calls, retries, and the bounds they kept to."""
+    return {name: stats.to_dict() for name, stats in totals.retries.used().items()}
 
 
 def build_manifest(
@@ -144,7 +139,7 @@ def build_manifest(
         **stage_report(totals.as_results()),
         "tuning": tuning_advice(totals.as_results(), prepared.pipeline.config).to_dict(),
     }
-    retried = retries_section(totals, config.connection_plugin)
+    retried = retries_section(totals)
     runs = [*previous_runs, {**this_run, "retries": retried}]
     return {
         "run_id": totals.run_id,

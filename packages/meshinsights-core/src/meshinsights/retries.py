@@ -1,12 +1,13 @@
 """Process-wide retry counters, so a run can say how hard its connectors had to try.
 
 Connectors retry transient failures inside their own client (tenacity,
-urllib3); this module is where they report it. A connector declares the
-bounds it retries within (:func:`declare_bounds`), and calls
-:func:`record_retry` before each backoff sleep and :func:`record_gave_up`
-when a transient failure outlasted those bounds. :func:`snapshot` returns
+urllib3); this module is where they report it. A connector calls
+:func:`record_call` once per call with the bounds that call retries within,
+:func:`record_retry` before each backoff sleep, and :func:`record_gave_up`
+when a transient failure outlasted the bounds. :func:`snapshot` returns
 immutable per-connector totals; ``later.since(earlier)`` is what happened in
-between, so a run reports its own retries even when the process runs several.
+between, so a run reports its own calls, retries and bounds even when the
+process runs several with different settings.
 
 Stage 1 fetches run in the main process's I/O threads whatever the executor,
 so these counters see every fetch of a run. Reasons are short codes
@@ -87,7 +88,23 @@ class ConnectorRetries:
     gave_up_after: Mapping[int, int] = field(default_factory=lambda: _EMPTY)
     gave_up_seconds: float = 0.0
     reasons: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
-    bounds: RetryBounds | None = None
+    #: Calls by the bounds they ran under.
+    calls_by_bounds: Mapping[RetryBounds, int] = field(default_factory=lambda: _EMPTY)
+
+    @property
+    def calls(self) -> int:
+        return sum(self.calls_by_bounds.values())
+
+    @property
+    def bounds(self) -> RetryBounds | None:
+        """The bounds every call kept to (the loosest of those declared); None without calls."""
+        declared = [b for b, n in self.calls_by_bounds.items() if n]
+        if not declared:
+            return None
+        loosest = declared[0]
+        for bounds in declared[1:]:
+            loosest = loosest.loosest(bounds)
+        return loosest
 
     @property
     def retries(self) -> int:
@@ -116,10 +133,11 @@ class ConnectorRetries:
 
     @property
     def active(self) -> bool:
+        """Did any call of this connector retry or give up?"""
         return bool(self.reached or self.gave_up_after)
 
     def minus(self, earlier: ConnectorRetries | None) -> ConnectorRetries:
-        """What happened after ``earlier``; bounds are this one's."""
+        """What happened after ``earlier``."""
         if earlier is None:
             return self
         return ConnectorRetries(
@@ -129,12 +147,13 @@ class ConnectorRetries:
             gave_up_after=_minus(self.gave_up_after, earlier.gave_up_after),
             gave_up_seconds=max(0.0, self.gave_up_seconds - earlier.gave_up_seconds),
             reasons=_minus(self.reasons, earlier.reasons),
-            bounds=self.bounds,
+            calls_by_bounds=_minus(self.calls_by_bounds, earlier.calls_by_bounds),
         )
 
     def to_dict(self) -> dict[str, Any]:
         """The manifest's form (JSON keys are strings)."""
         return {
+            "calls": self.calls,
             "retries": self.retries,
             "calls_retried": self.calls_retried,
             "wait_seconds": round(self.wait_seconds, 3),
@@ -174,6 +193,12 @@ class RetrySnapshot(Mapping[str, ConnectorRetries]):
             {name: stats for name, stats in self.connectors.items() if stats.active}
         ))
 
+    def used(self) -> RetrySnapshot:
+        """Only the connectors that made calls, retried or gave up."""
+        return RetrySnapshot(MappingProxyType(
+            {name: stats for name, stats in self.connectors.items() if stats.calls or stats.active}
+        ))
+
     def summary(self) -> str | None:
         """One line for people (``retries: mysql 12 (3.4 s waiting), ...``); None if nothing retried."""
         active = self.active()
@@ -188,7 +213,8 @@ class RetrySnapshot(Mapping[str, ConnectorRetries]):
 class _Counters:
     """The mutable totals behind one connector's :class:`ConnectorRetries`."""
 
-    __slots__ = ("bounds", "gave_up_after", "gave_up_seconds", "reached", "reasons", "wait_seconds")
+    __slots__ = ("calls_by_bounds", "gave_up_after", "gave_up_seconds", "reached", "reasons",
+                 "wait_seconds")
 
     def __init__(self) -> None:
         self.wait_seconds = 0.0
@@ -196,7 +222,7 @@ class _Counters:
         self.gave_up_after: dict[int, int] = {}
         self.gave_up_seconds = 0.0
         self.reasons: dict[str, int] = {}
-        self.bounds: RetryBounds | None = None
+        self.calls_by_bounds: dict[RetryBounds, int] = {}
 
     def frozen(self, name: str) -> ConnectorRetries:
         return ConnectorRetries(
@@ -204,7 +230,8 @@ class _Counters:
             reached=MappingProxyType(dict(self.reached)),
             gave_up_after=MappingProxyType(dict(self.gave_up_after)),
             gave_up_seconds=self.gave_up_seconds,
-            reasons=MappingProxyType(dict(self.reasons)), bounds=self.bounds,
+            reasons=MappingProxyType(dict(self.reasons)),
+            calls_by_bounds=MappingProxyType(dict(self.calls_by_bounds)),
         )
 
 
@@ -221,16 +248,11 @@ class RetryRecorder:
             counters = self._counters[connector] = _Counters()
         return counters
 
-    def declare_bounds(
-        self, connector: str, *, max_attempts: int, max_seconds: float | None = None,
-        max_wait_seconds: float | None = None,
-    ) -> None:
-        """The bounds this connector retries within; several declarations keep the loosest."""
-        bounds = RetryBounds(int(max_attempts), max_seconds, max_wait_seconds)
+    def record_call(self, connector: str, bounds: RetryBounds) -> None:
+        """One call (query, request) starts, and may retry within ``bounds``."""
         with self._lock:
-            counters = self._get(connector)
-            if counters.bounds != bounds:
-                counters.bounds = bounds if counters.bounds is None else counters.bounds.loosest(bounds)
+            calls = self._get(connector).calls_by_bounds
+            calls[bounds] = calls.get(bounds, 0) + 1
 
     def record_retry(
         self, connector: str, *, attempt: int, wait_seconds: float, reason: str
@@ -261,7 +283,7 @@ class RetryRecorder:
 
 _RECORDER = RetryRecorder()
 
-declare_bounds = _RECORDER.declare_bounds
+record_call = _RECORDER.record_call
 record_retry = _RECORDER.record_retry
 record_gave_up = _RECORDER.record_gave_up
 snapshot = _RECORDER.snapshot
