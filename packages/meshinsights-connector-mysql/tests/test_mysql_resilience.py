@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from meshinsights import ConnectorError, PluginManager
+from meshinsights import ConnectorError, PluginManager, retries
 from meshinsights_connector_mysql import MySQLConnectionManager, MySQLConnector
 from meshinsights_connector_mysql.testing import MariaDBServer, free_port
 
@@ -208,3 +208,76 @@ def test_connect_timeout_applies_to_a_silent_server(mysql_config: dict[str, Any]
             connector.execute_query("SELECT 1")
         # Bounded by connect_timeout, not by read_timeout (30 s): far apart, not a speed claim.
         assert time.monotonic() - started < mysql_config["read_timeout"] / 2
+
+
+# -- retries counted for the run's manifest (meshinsights.retries) ---------------------------
+
+
+def _wait_until_gone(mariadb: MariaDBServer, connection_id: int) -> None:
+    """KILL returns before the thread is gone; wait so the next statement surely meets it dead."""
+    root = mariadb.root_connection()
+    try:
+        for _ in range(200):
+            with root.cursor() as cursor:
+                cursor.execute("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = %s",
+                               [connection_id])
+                if cursor.fetchone() == (0,):
+                    return
+            time.sleep(0.01)
+    finally:
+        root.close()
+    raise AssertionError(f"connection {connection_id} still listed after KILL")
+
+
+def test_each_dropped_connection_is_one_counted_retry(
+    mysql_config: dict[str, Any], mariadb: MariaDBServer, retry_log: pytest.LogCaptureFixture
+) -> None:
+    connector = PluginManager.get_plugin("mysql", **mysql_config)
+    before = retries.snapshot()
+    kills = 3
+    for _ in range(kills):
+        # The pooled connection is killed by the server; the next statement meets it dead.
+        pooled = connector.execute_query("SELECT CONNECTION_ID() AS cid")["cid"].iloc[0]
+        mariadb.execute(f"KILL {int(pooled)}")
+        _wait_until_gone(mariadb, int(pooled))
+        assert connector.execute_query("SELECT count(*) AS n FROM power")["n"].tolist() == [120]
+    mysql = retries.snapshot().since(before)["mysql"]
+    logged = [r for r in retry_log.records if RETRY_LOG in r.getMessage()]
+    assert mysql.calls == 2 * kills
+    assert mysql.retries == kills == len(logged)
+    assert mysql.calls_retried == kills and mysql.calls_by_attempts == {2: kills}
+    assert mysql.gave_up == 0
+    assert set(mysql.reasons) <= {"2006", "2013", "InterfaceError"}  # lost or gone away
+    assert sum(mysql.reasons.values()) == kills
+    assert mysql.bounds == retries.RetryBounds(
+        max_attempts=mysql_config["retries"],
+        max_wait_seconds=(mysql_config["retries"] - 1) * mysql_config["retry_max_wait"])
+    assert 0 <= mysql.wait_seconds <= kills * mysql_config["retry_max_wait"]
+    assert mysql_config["password"] not in repr(mysql)
+
+
+def test_an_unreachable_server_is_counted_as_retries_then_a_give_up(
+    mysql_config: dict[str, Any], retry_log: pytest.LogCaptureFixture
+) -> None:
+    config = {**mysql_config, "port": free_port(), "retries": 4, "retry_max_wait": 0.05}
+    connector = PluginManager.get_plugin("mysql", **config)
+    before = retries.snapshot()
+    with pytest.raises(ConnectorError, match="failed after 4 attempts"):
+        connector.execute_query("SELECT 1")
+    mysql = retries.snapshot().since(before)["mysql"]
+    assert (mysql.calls, mysql.retries, mysql.gave_up) == (1, 3, 1)
+    assert dict(mysql.reasons) == {"2003": 3}
+    assert mysql.bounds is not None
+    assert mysql.longest_attempts == mysql.bounds.max_attempts == 4
+    assert mysql.wait_seconds <= 3 * 0.05 + 1e-9
+
+
+def test_statements_that_fail_for_good_are_not_counted_as_retries(
+    mysql_config: dict[str, Any],
+) -> None:
+    connector = PluginManager.get_plugin("mysql", **mysql_config)
+    before = retries.snapshot()
+    with pytest.raises(ConnectorError):
+        connector.execute_query("SELECT FROM WHERE")
+    mysql = retries.snapshot().since(before)["mysql"]
+    assert mysql.calls == 1 and not mysql.active

@@ -7,7 +7,8 @@ port, user, password, database, timeouts), keyed by a non-reversible hash.
 A dropped connection (server restarted, network cut, idle timeout) is thrown
 away together with the other idle ones, and the statement is retried on a
 fresh connection, as are lock-wait timeouts and deadlocks: jittered
-exponential backoff, capped, a bounded number of attempts.
+exponential backoff, capped, a bounded number of attempts, each retry and
+give-up counted in :mod:`meshinsights.retries`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from meshinsights import retries
 from meshinsights_connector_mysql.failures import (
     connection_is_broken,
     connector_error,
@@ -41,6 +43,8 @@ from meshinsights_connector_mysql.failures import (
 from meshinsights_connector_mysql.settings import MySQLSettings
 
 logger = logging.getLogger(__name__)
+
+CONNECTOR = "mysql"
 
 T = TypeVar("T")
 Description = tuple[tuple[Any, ...], ...]
@@ -67,6 +71,11 @@ class MySQLConnectionManager:
         self._closed = False
         #: Connections opened so far (a reconnect shows up here).
         self.opened = 0
+        #: What one statement may spend on retries (attempts; no overall time cap).
+        self.retry_bounds = retries.RetryBounds(
+            max_attempts=settings.retries,
+            max_wait_seconds=(settings.retries - 1) * settings.retry_max_wait,
+        )
 
     # -- sharing ---------------------------------------------------------------------------
 
@@ -186,17 +195,25 @@ class MySQLConnectionManager:
     # -- statements ------------------------------------------------------------------------
 
     def _retrying(self) -> Retrying:
+        settings = self.settings
+        retries.record_call(CONNECTOR, self.retry_bounds)
         return Retrying(
-            stop=stop_after_attempt(self.settings.retries),
-            wait=wait_random_exponential(multiplier=0.1, max=self.settings.retry_max_wait),
+            stop=stop_after_attempt(settings.retries),
+            wait=wait_random_exponential(multiplier=0.1, max=settings.retry_max_wait),
             retry=retry_if_exception(is_transient),
             before_sleep=self._log_retry,
+            retry_error_callback=_give_up,
             reraise=True,
         )
 
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
+        code = error_code(exc) if exc else None
+        retries.record_retry(
+            CONNECTOR, attempt=state.attempt_number, wait_seconds=wait,
+            reason=str(code) if code else type(exc).__name__,  # 2003, 1205, InterfaceError
+        )
         logger.warning(
             "mysql %s: transient error %s, retry %d of %d in %.2f s",
             self.settings.address,
@@ -276,6 +293,15 @@ class MySQLConnectionManager:
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({self.settings.address}, idle={self.idle_count}, "
                 f"users={self._users})")
+
+
+def _give_up(state: RetryCallState) -> Any:
+    """Count the call that ran out of attempts, then raise its last error unchanged."""
+    retries.record_gave_up(CONNECTOR, attempts=state.attempt_number,
+                           elapsed_seconds=state.seconds_since_start or 0.0)
+    if state.outcome is None:  # pragma: no cover - tenacity stops only after an attempt
+        raise RuntimeError("mysql retries stopped before any attempt")
+    return state.outcome.result()
 
 
 def _abandon(
