@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import time
+from collections import Counter
 from typing import Any
 
 import pandas as pd
 import pytest
 
+from meshinsights import retries
 from meshinsights_connector_sitesage import POWER_ENDPOINT, SiteSageConnector, SiteSageError
+from meshinsights_connector_sitesage.retry import CountedRetry
+from meshinsights_connector_sitesage.sessions import make_retry
+from meshinsights_connector_sitesage.settings import parse_settings
 from meshinsights_connector_sitesage.testing import SiteSageTestServer
 
 from .conftest import T0, TOKEN
@@ -146,3 +152,100 @@ def test_faults_at_a_rate_are_absorbed(
     assert [len(connector.execute_query(POWER_ENDPOINT, PARAMS)) for _ in range(5)] == [45] * 5
     statuses = [r.status for r in sitesage.requests]
     assert statuses.count(503) >= 1 and statuses.count(200) == 15
+
+
+# -- retries counted for the run's manifest (meshinsights.retries) ---------------------------
+
+
+def _reason_of(request: Any) -> str:
+    """What the connector should count for a failed request the server recorded."""
+    return "ProtocolError" if request.status == 0 else f"HTTP {request.status}"
+
+
+def test_each_retry_is_counted_with_its_cause_wait_and_bounds(
+    sitesage: SiteSageTestServer, config: dict[str, Any]
+) -> None:
+    sitesage.inject("throttle", times=1, retry_after=1)
+    sitesage.inject("unavailable", times=2)
+    sitesage.inject("disconnect", times=1)
+    settings = {**config, "retries": 5, "retry_after_max": 5}
+    before = retries.snapshot()
+    started = time.perf_counter()
+    assert len(_fetch(settings)) == 45
+    elapsed = time.perf_counter() - started
+    counted = retries.snapshot().since(before)["sitesage"]
+    requests = sitesage.requests
+    failed = [r for r in requests if r.status != 200]
+    pages = {r.query.get("page_token") for r in requests}
+    assert len(failed) == 4 and len(pages) == 3  # 45 rows in pages of 20
+    assert counted.calls == len(pages)
+    assert counted.retries == len(failed) and counted.gave_up == 0
+    assert dict(counted.reasons) == dict(Counter(_reason_of(r) for r in failed))
+    tries = Counter(r.query.get("page_token") for r in requests)
+    assert counted.calls_by_attempts == dict(Counter(n for n in tries.values() if n > 1))
+    assert counted.bounds == retries.RetryBounds(max_attempts=6, max_wait_seconds=5 * 5.0)
+    # The first request's four failures in a row: the 429's Retry-After (1 s), then urllib3's
+    # backoff 0.01 x 2^(n-1) for the n-th consecutive failure, plus a jitter below 0.01 s.
+    assert [r.fault for r in requests[:5]] == ["throttle", "unavailable", "unavailable",
+                                              "disconnect", None]
+    backoffs = 1.0 + sum(0.01 * 2 ** (n - 1) for n in (2, 3, 4))
+    assert backoffs <= counted.wait_seconds <= backoffs + 3 * 0.01
+    assert elapsed >= counted.wait_seconds  # what was counted was slept
+
+
+def test_giving_up_is_counted_at_the_attempt_cap(
+    sitesage: SiteSageTestServer, config: dict[str, Any]
+) -> None:
+    sitesage.inject("server_error", times=100)
+    before = retries.snapshot()
+    with pytest.raises(SiteSageError, match="HTTP 500"):
+        _fetch(config)
+    counted = retries.snapshot().since(before)["sitesage"]
+    assert counted.bounds is not None
+    assert (counted.calls, counted.retries, counted.gave_up) == (1, 3, 1)
+    assert counted.longest_attempts == len(sitesage.requests) == counted.bounds.max_attempts == 4
+    assert dict(counted.reasons) == {"HTTP 500": 3}
+
+
+def test_timeouts_are_counted_by_their_error_type(
+    sitesage: SiteSageTestServer, config: dict[str, Any]
+) -> None:
+    sitesage.inject("slow", times=100, delay=1.0)
+    before = retries.snapshot()
+    with pytest.raises(SiteSageError, match="timed out"):
+        _fetch({**config, "timeout": [1, 0.2], "retries": 1})
+    counted = retries.snapshot().since(before)["sitesage"]
+    assert (counted.retries, counted.gave_up, counted.longest_attempts) == (1, 1, 2)
+    assert dict(counted.reasons) == {"ReadTimeoutError": 1}
+
+
+def test_not_found_is_neither_a_retry_nor_a_give_up(
+    sitesage: SiteSageTestServer, config: dict[str, Any]
+) -> None:
+    before = retries.snapshot()
+    with pytest.raises(SiteSageError, match="404"):
+        SiteSageConnector(**config).execute_query(POWER_ENDPOINT, {**PARAMS, "location_id": "nope"})
+    counted = retries.snapshot().since(before)["sitesage"]
+    assert counted.calls == 1 and not counted.active
+
+
+def test_urllib3_copies_stay_counted(config: dict[str, Any]) -> None:
+    policy = make_retry(parse_settings(config))
+    assert isinstance(policy, CountedRetry) and policy.connector == "sitesage"
+    copy = policy.new(total=1)
+    assert type(copy) is CountedRetry and copy.connector == "sitesage"
+    assert copy.total == 1 and copy.status_forcelist == policy.status_forcelist
+    adapter = SiteSageConnector(**config).connect()[0].get_adapter("https://x")
+    assert isinstance(adapter.max_retries, CountedRetry)
+
+
+def test_the_token_is_never_counted_or_shown(
+    sitesage: SiteSageTestServer, config: dict[str, Any]
+) -> None:
+    sitesage.inject("unavailable", times=1)
+    before = retries.snapshot()
+    assert len(_fetch(config)) == 45
+    counted = retries.snapshot().since(before)["sitesage"]
+    assert counted.retries == 1
+    shown = repr(counted) + json.dumps(counted.to_dict())
+    assert TOKEN not in shown and sitesage.url not in shown

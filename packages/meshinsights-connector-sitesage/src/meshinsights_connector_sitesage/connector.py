@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 import requests
 
+from meshinsights import retries
 from meshinsights.connectors import DBConnector, QueryParameters
 from meshinsights_connector_sitesage.endpoints import (
     CONTROLS_ENDPOINT,
@@ -17,7 +18,8 @@ from meshinsights_connector_sitesage.endpoints import (
 )
 from meshinsights_connector_sitesage.errors import SiteSageError
 from meshinsights_connector_sitesage.frames import records_frame
-from meshinsights_connector_sitesage.sessions import SiteSageSessions
+from meshinsights_connector_sitesage.retry import CONNECTOR
+from meshinsights_connector_sitesage.sessions import SiteSageSessions, retry_bounds
 from meshinsights_connector_sitesage.settings import SiteSageSettings, parse_settings
 
 logger = logging.getLogger(__name__)
@@ -47,6 +49,7 @@ class SiteSageConnector(DBConnector):
     def __init__(self, **config: Any) -> None:
         super().__init__(**config)
         self._settings: SiteSageSettings = parse_settings(config)
+        self._retry_bounds = retry_bounds(self._settings)
 
     @property
     def settings(self) -> SiteSageSettings:
@@ -70,6 +73,7 @@ class SiteSageConnector(DBConnector):
         url = self._settings.base_url + path
         where = f"sitesage GET {template} (page {page})"
         logger.debug("%s", where)
+        retries.record_call(CONNECTOR, self._retry_bounds)  # urllib3 counts the retries
         try:
             response = self._session().get(
                 url,

@@ -4,12 +4,13 @@ Keyed by a process-keyed BLAKE2b digest of the whole config (token
 included), so two tokens never share a session and a key reveals nothing.
 Each session retries GETs through urllib3: 429 (honouring Retry-After up
 to a cap) and 500/502/503/504, connect and read failures, with jittered
-exponential backoff.
+exponential backoff, each retry counted (:class:`CountedRetry`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 import secrets
 import threading
@@ -20,7 +21,9 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from meshinsights import retries
 from meshinsights.redaction import config_hash
+from meshinsights_connector_sitesage.retry import CountedRetry
 from meshinsights_connector_sitesage.settings import SiteSageSettings
 
 logger = logging.getLogger(__name__)
@@ -29,8 +32,28 @@ _PROCESS_KEY = secrets.token_bytes(32)
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 
-def make_retry(settings: SiteSageSettings) -> Retry:
-    """The urllib3 retry policy of a session."""
+#: urllib3 2.x before ``retry_after_max`` honours any Retry-After, uncapped.
+RETRY_AFTER_CAPPED = "retry_after_max" in inspect.signature(Retry.__init__).parameters
+
+
+def _backoff_max(settings: SiteSageSettings) -> float:
+    return max(settings.retry_after_max, settings.backoff_factor)
+
+
+def retry_bounds(settings: SiteSageSettings) -> retries.RetryBounds:
+    """What one request may spend on retries, for the run's manifest.
+
+    No cap on a request's total time: each attempt is bounded by the
+    ``(connect, read)`` timeout, each wait by ``backoff_max``.
+    """
+    return retries.RetryBounds(
+        max_attempts=settings.retries + 1,
+        max_wait_seconds=settings.retries * _backoff_max(settings) if RETRY_AFTER_CAPPED else None,
+    )
+
+
+def make_retry(settings: SiteSageSettings) -> CountedRetry:
+    """The urllib3 retry policy of a session; it counts its retries (see :mod:`.retry`)."""
     options: dict[str, Any] = {
         "total": settings.retries,
         "connect": settings.retries,
@@ -41,16 +64,15 @@ def make_retry(settings: SiteSageSettings) -> Retry:
         "status_forcelist": RETRY_STATUSES,
         "backoff_factor": settings.backoff_factor,
         "backoff_jitter": settings.backoff_factor,
-        "backoff_max": max(settings.retry_after_max, settings.backoff_factor),
+        "backoff_max": _backoff_max(settings),
         "respect_retry_after_header": True,
         "raise_on_status": False,
         "raise_on_redirect": True,
         "redirect": 0,
     }
-    try:
-        return Retry(**options, retry_after_max=int(max(settings.retry_after_max, 0)))
-    except TypeError:  # urllib3 without retry_after_max: Retry-After is still honoured, uncapped
-        return Retry(**options)
+    if RETRY_AFTER_CAPPED:
+        options["retry_after_max"] = int(max(settings.retry_after_max, 0))
+    return CountedRetry(**options)
 
 
 def make_session(settings: SiteSageSettings) -> requests.Session:
