@@ -5,7 +5,9 @@ process (the local Kusto endpoint, the SiteSage server) or a real MariaDB
 server, injects faults into about 30 % of the requests (or stops and restarts
 the database in the middle of the run), and checks every device's result
 against the fault-free run over the file connector. Retries are bounded: the
-servers' recorded requests show no call tried more often than configured.
+servers' recorded requests show no call tried more often than configured, and
+the manifest's ``retries`` section counts what the servers saw, within the
+bounds it reports, with no give-up and no secret.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ import json
 import re
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from reliability_support import (
+    MYSQL_PASSWORD,
     cli,
     fault_fraction,
     ledger_records,
@@ -47,6 +50,43 @@ def _figures(name: str, requests: list[Any], calls: dict[Any, list[Any]]) -> Non
           f"injected ({fault_fraction([r.fault for r in requests]):.1%}: {kinds}), {len(calls)} calls, "
           f"at most {max(len(t) for t in calls.values())} tries for one call; "
           f"{N_DEVICES} devices, all successful")
+
+
+def manifest_retries(
+    out: Path, stdout: str, connector: str, secrets: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The run's retries of ``connector`` from its manifest: some, none given up, within bounds."""
+    manifest = json.loads((out / "manifest.json").read_text())
+    section = manifest["retries"]
+    assert list(section) == [connector], section
+    assert manifest["runs"][-1]["retries"] == section
+    counted = section[connector]
+    bounds = counted["bounds"]
+    assert counted["retries"] > 0 and counted["calls_retried"] > 0
+    assert counted["gave_up"] == 0 and counted["gave_up_seconds"] == 0
+    assert 2 <= counted["longest_attempts"] <= bounds["max_attempts"]
+    assert max(int(n) for n in counted["calls_by_attempts"]) == counted["longest_attempts"]
+    assert sum(counted["reasons"].values()) == counted["retries"]
+    assert sum(counted["calls_by_attempts"].values()) == counted["calls_retried"]
+    assert sum((int(n) - 1) * calls for n, calls in counted["calls_by_attempts"].items()) == (
+        counted["retries"])
+    if bounds["max_wait_seconds"] is not None:  # each call's sleeping within its bound
+        assert counted["wait_seconds"] <= counted["calls_retried"] * bounds["max_wait_seconds"]
+    text = json.dumps(section)
+    for secret in secrets:
+        assert secret not in text
+    # The CLI's end-of-run summary says it too, in one line.
+    line = f"retries: {connector} {counted['retries']} ({counted['wait_seconds']:.1f} s waiting)"
+    assert line in stdout, stdout
+    return counted
+
+
+def _counted_figures(name: str, counted: dict[str, Any]) -> None:
+    print(f"RELIABILITY-FIGURES {name} manifest: {counted['calls']} calls, "
+          f"{counted['retries']} retries in {counted['calls_retried']} calls "
+          f"({counted['wait_seconds']:.2f} s waiting), gave up {counted['gave_up']}, "
+          f"at most {counted['longest_attempts']} attempts "
+          f"(bound {counted['bounds']['max_attempts']}); reasons {counted['reasons']}")
 
 
 def assert_same_results(out: Path, baseline: pd.DataFrame) -> None:
@@ -101,16 +141,27 @@ def test_adx_with_30_percent_throttled_unavailable_or_timed_out_queries(
     assert retries_logged == failed > 0
     assert max(len(t) for t in calls.values()) >= 2
     _figures("adx", requests, calls)
+    # The manifest counts exactly what the server saw: one call per device, each failed attempt.
+    counted = manifest_retries(tmp_path / "out", result.stdout, "adx")
+    assert counted["calls"] == len(calls) == N_DEVICES
+    assert counted["retries"] == failed
+    assert counted["longest_attempts"] == max(len(t) for t in calls.values())
+    assert counted["bounds"] == {"max_attempts": attempts, "max_seconds": 30.0,
+                                 "max_wait_seconds": min(30.0, (attempts - 1) * 0.05)}
+    statuses = Counter(r.status for r in requests if r.status != 200)
+    assert Counter({int(reason.split()[1]): n for reason, n in counted["reasons"].items()}) == (
+        statuses)
+    _counted_figures("adx", counted)
 
 
 def test_sitesage_with_30_percent_throttled_unavailable_or_timed_out_pages(
     fleet_power: pd.DataFrame, fleet_dir: Path, baseline: pd.DataFrame, tmp_path: Path
 ) -> None:
-    retries = 8
+    retries, slow = 8, 1.3
     token = "ss-live-Qm4vT8x2Lr7nW1zK"
     with SiteSageTestServer(sitesage_power(fleet_power), token=token, seed=5) as sitesage:
         for kind, options in (("throttle", {"retry_after": 0}), ("unavailable", {}),
-                              ("slow", {"delay": 1.3})):
+                              ("slow", {"delay": slow})):
             sitesage.inject(kind, rate=RATE_EACH, **options)
         write_config(
             tmp_path, "sitesage.toml",
@@ -120,6 +171,7 @@ def test_sitesage_with_30_percent_throttled_unavailable_or_timed_out_pages(
             devices_csv=str(fleet_dir / "devices.csv"),
         )
         result = cli("run", "sitesage.toml", cwd=tmp_path, env={"REL_SITESAGE_TOKEN": token})
+        time.sleep(slow + 0.5)  # a slow answer is recorded when the server gives up on it
         requests = sitesage.requests
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     assert_same_results(tmp_path / "out", baseline)
@@ -140,6 +192,13 @@ def test_sitesage_with_30_percent_throttled_unavailable_or_timed_out_pages(
     assert max(len(t) for t in calls.values()) >= 2
     assert all(r.authorization == f"Bearer {token}" for r in requests)
     _figures("sitesage", requests, calls)
+    # Every request the server saw beyond the one per page was a counted retry.
+    counted = manifest_retries(tmp_path / "out", result.stdout, "sitesage", secrets=(token,))
+    assert counted["calls"] == len(calls)
+    assert counted["retries"] == len(requests) - len(calls)
+    assert counted["longest_attempts"] == max(len(t) for t in calls.values())
+    assert counted["bounds"]["max_attempts"] == retries + 1
+    _counted_figures("sitesage", counted)
 
 
 def test_mysql_server_stopped_and_restarted_during_the_run(
@@ -193,7 +252,12 @@ def test_mysql_server_stopped_and_restarted_during_the_run(
         rf"retry (\d+) of {retries - 1}", result.stderr)]
     assert retry_numbers, "the outages must have made queries retry"
     assert max(retry_numbers) <= retries - 1
+    counted = manifest_retries(tmp_path / "out", result.stdout, "mysql", secrets=(MYSQL_PASSWORD,))
+    assert counted["retries"] == len(retry_numbers)  # one WARNING per counted retry
+    assert counted["longest_attempts"] == max(retry_numbers) + 1
+    assert counted["bounds"]["max_attempts"] == retries
+    assert set(counted["reasons"]) <= {"2003", "2006", "2013", "InterfaceError"}
     print(f"\nRELIABILITY-FIGURES mysql: outages {outages}; {len(retry_numbers)} retries logged, "
           f"at most {max(retry_numbers)} for one statement (cap {retries - 1}); "
           f"{N_DEVICES} devices, all successful")
-
+    _counted_figures("mysql", counted)
