@@ -250,7 +250,7 @@ def test_each_dropped_connection_is_one_counted_retry(
     assert set(mysql.reasons) <= {"2006", "2013", "InterfaceError"}  # lost or gone away
     assert sum(mysql.reasons.values()) == kills
     assert mysql.bounds == retries.RetryBounds(
-        max_attempts=mysql_config["retries"],
+        max_attempts=mysql_config["retries"], max_seconds=60.0,
         max_wait_seconds=(mysql_config["retries"] - 1) * mysql_config["retry_max_wait"])
     assert 0 <= mysql.wait_seconds <= kills * mysql_config["retry_max_wait"]
     assert mysql_config["password"] not in repr(mysql)
@@ -270,6 +270,25 @@ def test_an_unreachable_server_is_counted_as_retries_then_a_give_up(
     assert mysql.bounds is not None
     assert mysql.longest_attempts == mysql.bounds.max_attempts == 4
     assert mysql.wait_seconds <= 3 * 0.05 + 1e-9
+
+
+def test_retrying_stops_at_the_time_cap_before_the_attempts_run_out(
+    mysql_config: dict[str, Any], retry_log: pytest.LogCaptureFixture
+) -> None:
+    """``retry_max_seconds`` bounds a statement in time whatever ``retries`` allows."""
+    config = {**mysql_config, "port": free_port(), "retries": 1000, "retry_max_wait": 0.2,
+              "retry_max_seconds": 0.5}
+    connector = PluginManager.get_plugin("mysql", **config)
+    before = retries.snapshot()
+    started = time.monotonic()
+    with pytest.raises(ConnectorError, match=r"failed after \d+ attempts: OperationalError 2003"):
+        connector.execute_query("SELECT 1")
+    elapsed = time.monotonic() - started
+    mysql = retries.snapshot().since(before)["mysql"]
+    assert mysql.gave_up == 1
+    assert 2 <= mysql.longest_attempts < 1000
+    assert mysql.bounds is not None and mysql.bounds.max_seconds == 0.5
+    assert elapsed < 0.5 + 0.2 + 5.0  # the cap, one last wait, and slack for a loaded machine
 
 
 def test_statements_that_fail_for_good_are_not_counted_as_retries(

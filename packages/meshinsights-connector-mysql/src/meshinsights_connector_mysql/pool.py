@@ -27,6 +27,7 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_attempt,
+    stop_before_delay,
     wait_random_exponential,
 )
 
@@ -71,9 +72,10 @@ class MySQLConnectionManager:
         self._closed = False
         #: Connections opened so far (a reconnect shows up here).
         self.opened = 0
-        #: What one statement may spend on retries (attempts; no overall time cap).
+        #: What one statement may spend on retries: attempts, and time before a new try.
         self.retry_bounds = retries.RetryBounds(
             max_attempts=settings.retries,
+            max_seconds=settings.retry_max_seconds,
             max_wait_seconds=(settings.retries - 1) * settings.retry_max_wait,
         )
 
@@ -198,7 +200,8 @@ class MySQLConnectionManager:
         settings = self.settings
         retries.record_call(CONNECTOR, self.retry_bounds)
         return Retrying(
-            stop=stop_after_attempt(settings.retries),
+            stop=(stop_after_attempt(settings.retries)
+                  | stop_before_delay(settings.retry_max_seconds)),
             wait=wait_random_exponential(multiplier=0.1, max=settings.retry_max_wait),
             retry=retry_if_exception(is_transient),
             before_sleep=self._log_retry,

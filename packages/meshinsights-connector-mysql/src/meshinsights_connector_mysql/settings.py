@@ -14,7 +14,7 @@ from meshinsights.redaction import config_hash
 CONNECTION_KEYS = ("host", "port", "user", "password", "database",
                    "connect_timeout", "read_timeout")
 #: Tuning keys with defaults; they change behaviour, not the session.
-TUNING_KEYS = ("retries", "retry_max_wait", "pool_size")
+TUNING_KEYS = ("retries", "retry_max_wait", "retry_max_seconds", "pool_size")
 
 
 def _positive(name: str) -> Any:
@@ -38,6 +38,8 @@ class MySQLSettings:
     read_timeout: float = attrs.field(default=300.0, validator=_positive("read_timeout"))
     retries: int = attrs.field(default=5, validator=_positive("retries"))
     retry_max_wait: float = attrs.field(default=10.0, validator=_positive("retry_max_wait"))
+    #: No retry starts once a statement has spent this long (first try included).
+    retry_max_seconds: float = attrs.field(default=60.0, validator=_positive("retry_max_seconds"))
     pool_size: int = attrs.field(default=8, validator=_positive("pool_size"))
 
     @property
@@ -83,7 +85,8 @@ def parse_settings(config: Mapping[str, Any]) -> MySQLSettings:
             raise ConfigError(f"mysql connector: `{key}` must be a string")
         values[key] = value
     for key, number in (("port", int), ("connect_timeout", float), ("read_timeout", float),
-                        ("retries", int), ("retry_max_wait", float), ("pool_size", int)):
+                        ("retries", int), ("retry_max_wait", float),
+                        ("retry_max_seconds", float), ("pool_size", int)):
         value = config.get(key)
         if value is None:
             continue
