@@ -69,6 +69,25 @@ def test_persistent_429_gives_up(sitesage: SiteSageTestServer, config: dict[str,
     assert len(sitesage.requests) == 4
 
 
+@pytest.mark.parametrize("fault", ["unavailable", "disconnect"])
+def test_retrying_stops_at_the_time_cap_before_the_attempts_run_out(
+    sitesage: SiteSageTestServer, config: dict[str, Any], fault: str
+) -> None:
+    """``retry_max_seconds`` bounds a request in time whatever ``retries`` allows."""
+    sitesage.inject(fault, times=1000)
+    before = retries.snapshot()
+    started = time.perf_counter()
+    with pytest.raises(SiteSageError):
+        _fetch({**config, "retries": 1000, "backoff_factor": 0.1, "retry_max_seconds": 0.5})
+    elapsed = time.perf_counter() - started
+    counted = retries.snapshot().since(before)["sitesage"]
+    assert counted.gave_up == 1
+    assert 2 <= len(sitesage.requests) < 1000
+    assert counted.retries == len(sitesage.requests) - 1
+    assert counted.bounds is not None and counted.bounds.max_seconds == 0.5
+    assert elapsed < 0.5 + 5.0  # the cap (no wait past it) and slack for a loaded machine
+
+
 def test_timeout_is_retried_then_reported(
     sitesage: SiteSageTestServer, config: dict[str, Any]
 ) -> None:
@@ -183,7 +202,8 @@ def test_each_retry_is_counted_with_its_cause_wait_and_bounds(
     assert dict(counted.reasons) == dict(Counter(_reason_of(r) for r in failed))
     tries = Counter(r.query.get("page_token") for r in requests)
     assert counted.calls_by_attempts == dict(Counter(n for n in tries.values() if n > 1))
-    assert counted.bounds == retries.RetryBounds(max_attempts=6, max_wait_seconds=5 * 5.0)
+    assert counted.bounds == retries.RetryBounds(max_attempts=6, max_seconds=60.0,
+                                                    max_wait_seconds=5 * 5.0)
     # The first request's four failures in a row: the 429's Retry-After (1 s), then urllib3's
     # backoff 0.01 x 2^(n-1) for the n-th consecutive failure, plus a jitter below 0.01 s.
     assert [r.fault for r in requests[:5]] == ["throttle", "unavailable", "unavailable",

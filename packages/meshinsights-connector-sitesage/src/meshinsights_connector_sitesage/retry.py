@@ -13,7 +13,7 @@ import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from urllib3.exceptions import MaxRetryError
+from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
 from meshinsights import retries
@@ -29,6 +29,8 @@ class CountedRetry(Retry):
     """A ``Retry`` whose retries show in the run's manifest; behaves as urllib3's otherwise."""
 
     connector: str = CONNECTOR
+    #: No retry starts, nor is slept towards, past this many seconds after the first failure.
+    max_seconds: float | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -40,6 +42,7 @@ class CountedRetry(Retry):
     def new(self, **kw: Any) -> CountedRetry:
         retry = super().new(**kw)
         retry._first_failure = self._first_failure
+        retry.max_seconds = self.max_seconds
         return retry
 
     def get_backoff_time(self) -> float:
@@ -76,8 +79,15 @@ class CountedRetry(Retry):
             raise
         retry._first_failure = first_failure
         retry._backoff = retry.get_backoff_time()  # drawn once: the wait slept is the one counted
-        retries.record_retry(self.connector, attempt=attempt,
-                             wait_seconds=retry._planned_wait(response),
+        wait = retry._planned_wait(response)
+        if self.max_seconds is not None and now - first_failure + wait > self.max_seconds:
+            # Out of time: give up as urllib3 does when out of attempts (a status answer is
+            # then returned as it is, an error raised).
+            retries.record_gave_up(self.connector, attempts=attempt,
+                                   elapsed_seconds=now - first_failure)
+            cause = error or ResponseError(f"retry time cap of {self.max_seconds:g} s reached")
+            raise MaxRetryError(_pool, url or "", cause) from cause  # type: ignore[arg-type]
+        retries.record_retry(self.connector, attempt=attempt, wait_seconds=wait,
                              reason=_reason(response, error))
         return retry
 

@@ -43,11 +43,12 @@ def _backoff_max(settings: SiteSageSettings) -> float:
 def retry_bounds(settings: SiteSageSettings) -> retries.RetryBounds:
     """What one request may spend on retries, for the run's manifest.
 
-    No cap on a request's total time: each attempt is bounded by the
-    ``(connect, read)`` timeout, each wait by ``backoff_max``.
+    Each attempt is bounded by the ``(connect, read)`` timeout, each wait by
+    ``backoff_max``, and no retry starts past ``retry_max_seconds``.
     """
     return retries.RetryBounds(
         max_attempts=settings.retries + 1,
+        max_seconds=settings.retry_max_seconds,
         max_wait_seconds=settings.retries * _backoff_max(settings) if RETRY_AFTER_CAPPED else None,
     )
 
@@ -72,7 +73,9 @@ def make_retry(settings: SiteSageSettings) -> CountedRetry:
     }
     if RETRY_AFTER_CAPPED:
         options["retry_after_max"] = int(max(settings.retry_after_max, 0))
-    return CountedRetry(**options)
+    retry = CountedRetry(**options)
+    retry.max_seconds = settings.retry_max_seconds
+    return retry
 
 
 def make_session(settings: SiteSageSettings) -> requests.Session:

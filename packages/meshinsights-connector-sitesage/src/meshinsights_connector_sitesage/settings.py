@@ -12,7 +12,7 @@ from meshinsights.errors import ConnectorError
 
 KNOWN_KEYS = frozenset(
     {"base_url", "token", "timeout", "page_size", "retries", "backoff_factor", "retry_after_max",
-     "max_pages", "pool_maxsize"}
+     "retry_max_seconds", "max_pages", "pool_maxsize"}
 )
 DEFAULT_TIMEOUT = (5.0, 30.0)
 
@@ -28,6 +28,8 @@ class SiteSageSettings:
     retries: int = 4
     backoff_factor: float = 0.5
     retry_after_max: float = 30.0
+    #: No retry of a request starts (nor is slept towards) past this many seconds after its first failure.
+    retry_max_seconds: float = 60.0
     max_pages: int = 10_000
     pool_maxsize: int = 10
 
@@ -91,6 +93,7 @@ def parse_settings(config: Mapping[str, Any]) -> SiteSageSettings:
         retries=int(_positive(config.get("retries", 4), "retries", integer=True, zero=True)),
         backoff_factor=_positive(config.get("backoff_factor", 0.5), "backoff_factor", zero=True),
         retry_after_max=_positive(config.get("retry_after_max", 30.0), "retry_after_max", zero=True),
+        retry_max_seconds=_positive(config.get("retry_max_seconds", 60.0), "retry_max_seconds"),
         max_pages=int(_positive(config.get("max_pages", 10_000), "max_pages", integer=True)),
         pool_maxsize=int(_positive(config.get("pool_maxsize", 10), "pool_maxsize", integer=True)),
     )
