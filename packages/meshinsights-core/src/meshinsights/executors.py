@@ -76,6 +76,11 @@ def _pipeline_from_blob(blob: bytes) -> Pipeline:
     return pipeline
 
 
+def worker_ready() -> bool:
+    """A no-op task: once every worker has answered one, the pool is up."""
+    return _worker_pipeline is not None
+
+
 def process_in_worker(device: DeviceUnit, io_batch: IOBatch) -> PipelineDataObject:
     """Stage 2 of one device in a process-pool worker."""
     assert _worker_pipeline is not None, "worker started without _init_process_worker"
@@ -178,13 +183,19 @@ class Stage2Runner:
     def _open(self) -> None:
         if self.kind == "processes":
             self._context = process_executor(self.workers, self._blob)
-        elif self.kind == "dask":
-            self._context = dask_executor(self.workers, self.pipeline.config.dask_scheduler)
-        else:
-            self._context = None
-            self._pool = thread_executor(self.workers)
+            self._pool = self._context.__enter__()
+            if self.limit is not None:
+                # Start every worker (spawn, imports, the pipeline unpickled) before any
+                # device's clock starts: the CPU time limit is for the device, not the pool.
+                for ready in [self._pool.submit(worker_ready) for _ in range(self.workers)]:
+                    ready.result()
             return
-        self._pool = self._context.__enter__()
+        if self.kind == "dask":
+            self._context = dask_executor(self.workers, self.pipeline.config.dask_scheduler)
+            self._pool = self._context.__enter__()
+            return
+        self._context = None
+        self._pool = thread_executor(self.workers)
 
     def _close(self, *, kill: bool = False) -> None:
         if kill and isinstance(self._pool, ProcessPoolExecutor):
