@@ -260,20 +260,21 @@ class PowerDataNormalizer(DataNormalizer):
             numbers = np.asarray(pd.to_numeric(column, errors="coerce"), dtype=np.float64)
             codes = self._numeric_codes(data, name, numbers, missing)
             return np.where(missing, -1, codes).astype(np.int8)
-        text = column.astype("str").where(~missing, "")
-        uniques = pd.unique(text[~missing])
+        # One hash pass: each distinct value once (a handful), then a lookup per row.
+        text = column.astype("str")
+        position, uniques = pd.factorize(text, use_na_sentinel=True)
+        position = np.where(missing, -1, position)
         mapped = np.array([_token_stage(str(u)) for u in uniques], dtype=np.int8)
-        unknown = [str(u) for u, m in zip(uniques, mapped, strict=True) if m == -1]
+        seen = np.zeros(len(uniques), dtype=bool)
+        seen[position[position >= 0]] = True
+        unknown = [str(u) for u, m, s in zip(uniques, mapped, seen, strict=True) if m == -1 and s]
         if unknown:
             raise NormalizationError(
                 f"column {name!r}: unknown stage code(s) {', '.join(map(repr, unknown[:5]))} "
                 "(known: OFF, G, Y1, Y2, W1, W2, W3/AUX, their combinations like G+Y1, "
                 f"{', '.join(STAGES)}, or 0/1/2 with a cool/heat mode)"
             )
-        codes = np.full(len(text), -1, dtype=np.int8)
-        present = np.flatnonzero(~missing)
-        position = pd.Index(uniques).get_indexer(pd.Index(text.iloc[present]))
-        codes[present] = mapped[position]
+        codes = np.append(mapped, np.int8(-1))[position]  # position -1 (missing) -> -1
         numeric = codes == _NUMERIC
         if numeric.any():
             parsed = np.asarray(pd.to_numeric(text.where(numeric, None), errors="coerce"),
