@@ -20,14 +20,16 @@ def validate_frame(schema: Any, frame: pd.DataFrame) -> tuple[pd.DataFrame, list
     Returns the validated frame (coerced where the schema says so) and no
     problems, or the original frame and one line per failing check.
     """
-    from pandera.errors import SchemaError, SchemaErrors
-
     try:
         return schema.validate(frame, lazy=True), []
-    except SchemaErrors as exc:
-        return frame, describe_failures(exc.failure_cases)
-    except SchemaError as exc:  # raised by some schema-level checks even when lazy
-        return frame, [str(exc).splitlines()[0]]
+    except Exception as exc:
+        from pandera.errors import SchemaError, SchemaErrors
+
+        if isinstance(exc, SchemaErrors):
+            return frame, describe_failures(exc.failure_cases)
+        if isinstance(exc, SchemaError):  # raised by some schema-level checks even when lazy
+            return frame, [str(exc).splitlines()[0]]
+        raise
 
 
 def describe_failures(failure_cases: pd.DataFrame) -> list[str]:

@@ -1,25 +1,23 @@
-"""Small result tables built in one step, and arrays shared between the chain's processors.
+"""Small result tables built in one step, and their columns read back without a Series.
 
 A processor's tables are a few rows of fresh numpy/extension arrays; building
-them through ``pd.DataFrame(dict)`` sanitizes every column again, which is
-most of a small device's cost. Arrays a processor already computed for an
-artifact are remembered next to it, so the next processors need not read
-them back out of the DataFrame; they are used only while that very object is
-still the artifact stored under its key.
+them through ``pd.DataFrame(dict)`` copies and sanitizes every column again,
+and reading a column through ``frame[name]`` builds a Series: on a device of a
+few thousand rows those layers are most of the cost. Tables are built with one
+block per column, and the column arrays of a table are remembered while it
+lives with the same blocks, so validation and the next processors read them
+directly.
 """
 
 from __future__ import annotations
 
+import importlib
 import weakref
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
-
-_SHARED: weakref.WeakKeyDictionary[Any, dict[str, tuple[Any, Any]]] = (
-    weakref.WeakKeyDictionary()
-)
-
 
 _COLUMN_INDEXES: dict[tuple[str, ...], pd.Index] = {}
 
@@ -34,65 +32,213 @@ def _column_index(names: tuple[str, ...]) -> pd.Index:
     return index
 
 
-_NAMES: dict[int, tuple[pd.Index, list[Any]]] = {}
+_NAMES: dict[int, tuple[Any, list[Any]]] = {}
 
 
 def column_names(frame: pd.DataFrame) -> list[Any]:
-    """``frame.columns.tolist()``, remembered per columns Index object (the tables built
-    here share a few): converting an Arrow-backed Index costs tens of microseconds."""
+    """``frame.columns.tolist()``, remembered per columns storage (the tables built here
+    share a few, and a shallow copy's columns are a view of the same storage): converting
+    an Arrow-backed Index costs tens of microseconds."""
     index = frame.columns
-    known = _NAMES.get(id(index))
-    if known is not None and known[0] is index:
+    storage = getattr(index, "_data", index)  # an Index never changes its storage
+    known = _NAMES.get(id(storage))
+    if known is not None and known[0] is storage:
         return known[1]
     names = index.tolist()
     if len(_NAMES) >= 256:
         _NAMES.clear()
-    _NAMES[id(index)] = (index, names)
+    _NAMES[id(storage)] = (storage, names)
     return names
 
 
 def build_frame(columns: Mapping[str, Any]) -> pd.DataFrame:
-    """A DataFrame with a RangeIndex from fresh, equally long 1-D arrays (not copied again)."""
+    """A DataFrame with a RangeIndex from fresh, equally long 1-D arrays (not copied again).
+
+    Each column becomes its own block, built directly: pandas' constructors
+    would copy every numpy column into one consolidated block per dtype, which
+    costs more than the rest of a small table's work. Any column of a kind not
+    handled here (or another pandas internals layout) takes pandas' own path.
+    """
     arrays = list(columns.values())
-    n = len(arrays[0]) if arrays else 0
-    if any(len(a) != n for a in arrays):
+    lengths = set(map(len, arrays))
+    if len(lengths) > 1:
         raise ValueError("build_frame: columns of different lengths")
-    try:
-        frame: pd.DataFrame = pd.DataFrame._from_arrays(  # type: ignore[attr-defined]
-            arrays, columns=_column_index(tuple(columns)), index=pd.RangeIndex(n),
-            verify_integrity=False,
-        )
+    n = lengths.pop() if lengths else 0
+    names = _column_index(tuple(columns))
+    index = _range_index(n)
+    frame = _from_blocks(arrays, names, index)
+    if frame is not None:
+        _remember_arrays(frame, arrays)  # what frame_arrays would read back out of the blocks
         return frame
+    try:
+        built: pd.DataFrame = pd.DataFrame._from_arrays(  # type: ignore[attr-defined]
+            arrays, columns=names, index=index, verify_integrity=False,
+        )
+        return built
     except (AttributeError, TypeError):  # another pandas internals layout
         return pd.DataFrame(dict(columns))
 
 
+def _range_index(n: int) -> pd.RangeIndex:
+    """``pd.RangeIndex(n)`` without re-validating a Python int."""
+    make = getattr(pd.RangeIndex, "_simple_new", None)
+    if make is None:
+        return pd.RangeIndex(n)
+    index: pd.RangeIndex = make(range(n))
+    return index
+
+
+class _Internals:
+    """pandas' block classes, looked up once (None when this pandas lays them out otherwise)."""
+
+    loaded = False
+    numpy: Any = None
+    datetime: Any = None
+    extension: Any = None
+    manager: Any = None
+    placement: Any = None
+    datetime_array: Any = None
+    tz_dtype: Any = None
+    extension_dtype: Any = None
+    extension_array: Any = None
+
+    @classmethod
+    def load(cls) -> bool:
+        if not cls.loaded:
+            cls.loaded = True
+            try:
+                blocks = importlib.import_module("pandas.core.internals.blocks")
+                managers = importlib.import_module("pandas.core.internals.managers")
+                libinternals = importlib.import_module("pandas._libs.internals")
+                cls.numpy, cls.datetime = blocks.NumpyBlock, blocks.DatetimeLikeBlock
+                cls.extension, cls.manager = blocks.ExtensionBlock, managers.BlockManager
+                cls.placement = libinternals.BlockPlacement
+            except (ImportError, AttributeError):
+                cls.numpy = None
+            cls.datetime_array = pd.arrays.DatetimeArray
+            cls.tz_dtype = pd.DatetimeTZDtype
+            cls.extension_dtype = pd.api.extensions.ExtensionDtype
+            cls.extension_array = pd.api.extensions.ExtensionArray
+        return cls.numpy is not None
+
+
+_PLACEMENTS: list[Any] = []
+
+
+def _placements(n: int) -> list[Any]:
+    """The block placements of columns 0..n-1 (immutable, so made once and shared)."""
+    while len(_PLACEMENTS) < n:
+        position = len(_PLACEMENTS)
+        _PLACEMENTS.append(_Internals.placement(slice(position, position + 1)))
+    return _PLACEMENTS
+
+
+def _from_blocks(arrays: list[Any], names: pd.Index, index: pd.RangeIndex) -> pd.DataFrame | None:
+    """The frame with one block per column, or None for a column this does not handle."""
+    if not _Internals.load():
+        return None
+    it = _Internals
+    blocks = []
+    placements = _placements(len(arrays))
+    for position, values in enumerate(arrays):
+        placement = placements[position]
+        dtype = values.dtype
+        if isinstance(values, np.ndarray):
+            if values.ndim != 1 or dtype.kind not in "biufc":
+                return None
+            blocks.append(it.numpy(values.reshape(1, -1), ndim=2, placement=placement))
+        elif isinstance(dtype, it.tz_dtype):
+            if not isinstance(values, it.datetime_array) or values.ndim != 1:
+                return None
+            blocks.append(it.datetime(values.reshape(1, -1), ndim=2, placement=placement))
+        elif (isinstance(dtype, it.extension_dtype) and isinstance(values, it.extension_array)
+              and not isinstance(values, pd.arrays.NumpyExtensionArray)
+              and dtype.kind not in "mM" and not isinstance(dtype, pd.PeriodDtype)):
+            blocks.append(it.extension(values, ndim=2, placement=placement))
+        else:
+            return None
+    manager = it.manager(tuple(blocks), [names, index], verify_integrity=False)
+    frame: pd.DataFrame = pd.DataFrame._from_mgr(  # type: ignore[attr-defined]
+        manager, manager.axes
+    )
+    return frame
+
+
 def column_values(frame: pd.DataFrame, name: str) -> Any:
     """The stored array of one column (numpy or extension array), without a Series."""
-    mgr = getattr(frame, "_mgr", None)
-    if mgr is None or not hasattr(mgr, "iget_values"):
+    arrays = frame_arrays(frame)
+    if arrays is None:
         return frame[name].array
-    for i, column in enumerate(column_names(frame)):
-        if column == name:
-            return mgr.iget_values(i)
-    raise KeyError(name)
+    position = column_positions(frame).get(name)
+    if position is None:
+        raise KeyError(name)
+    return arrays[position]
 
 
-def share(data_object: Any, key: str, value: Any, arrays: dict[str, Any]) -> None:
-    """Remember arrays computed for the artifact ``value`` stored under ``key``."""
-    _SHARED.setdefault(data_object, {})[key] = (value, arrays)
+_POSITIONS: dict[int, tuple[list[Any], dict[Any, int]]] = {}
 
 
-def forget(data_object: Any) -> None:
-    """Drop the arrays remembered for a data object (its chain is over: free the memory)."""
-    _SHARED.pop(data_object, None)
+def column_positions(frame: pd.DataFrame) -> dict[Any, int]:
+    """Column name -> position (the first, for a repeated name), remembered per names list
+    (``column_names`` hands out one list per columns storage)."""
+    names = column_names(frame)
+    known = _POSITIONS.get(id(names))
+    if known is not None and known[0] is names:
+        return known[1]
+    positions: dict[Any, int] = {}
+    for i, name in enumerate(names):
+        positions.setdefault(name, i)
+    if len(_POSITIONS) >= 256:
+        _POSITIONS.clear()
+    _POSITIONS[id(names)] = (names, positions)
+    return positions
 
 
-def shared(data_object: Any, key: str) -> dict[str, Any] | None:
-    """The arrays remembered for ``key``, if that artifact is still the same object."""
-    entry = _SHARED.get(data_object, {}).get(key)
-    if entry is None or data_object.artifacts.get(key) is not entry[0]:
+_ARRAYS: dict[int, tuple[Any, Any, Any, list[Any]]] = {}
+
+
+def frame_arrays(frame: pd.DataFrame) -> list[Any] | None:
+    """Every column's stored array in column order, as ``BlockManager.iget_values`` gives
+    them, from one pass over the blocks; remembered while the frame lives with the same
+    blocks (the chain reads each small table several times). None for another layout."""
+    mgr: Any = getattr(frame, "_mgr", None)
+    blocks = getattr(mgr, "blocks", None)
+    if blocks is None:
         return None
-    arrays: dict[str, Any] = entry[1]
+    key = id(frame)
+    known = _ARRAYS.get(key)
+    if known is not None and known[1] is mgr and known[2] is blocks and known[0]() is frame:
+        return known[3]
+    arrays: list[Any] = [None] * len(mgr.items)
+    try:
+        for block in blocks:
+            values = block.values
+            if values.ndim == 1:  # a 1-D extension array holds one column
+                arrays[block.mgr_locs.as_array[0]] = values
+            else:
+                for row, position in enumerate(block.mgr_locs.as_array):
+                    arrays[position] = values[row]
+    except (AttributeError, IndexError, TypeError):
+        return None
+    _remember_arrays(frame, arrays)
     return arrays
 
+
+def _remember_arrays(frame: pd.DataFrame, arrays: list[Any]) -> None:
+    key = id(frame)
+    mgr: Any = frame._mgr
+    if len(_ARRAYS) >= 256:
+        _ARRAYS.clear()
+    _ARRAYS[key] = (weakref.ref(frame, _Forget(key)), mgr, mgr.blocks, arrays)
+
+
+class _Forget:
+    """The weakref callback dropping a dead frame's arrays."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: int) -> None:
+        self.key = key
+
+    def __call__(self, _: object) -> None:
+        _ARRAYS.pop(self.key, None)

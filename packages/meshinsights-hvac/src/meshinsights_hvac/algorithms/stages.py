@@ -6,10 +6,13 @@ of :data:`~meshinsights_hvac.schemas.STAGE_DTYPE`); codes >= 2 form cycles.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from meshinsights_hvac.params import STAGES
+from meshinsights_hvac.schemas import STAGE_DTYPE
 
 FIRST_CYCLE_CODE = 2
 STAGE_NAMES = np.array(STAGES, dtype=object)
@@ -31,15 +34,17 @@ def _is_stage_dtype(dtype: pd.CategoricalDtype) -> bool:
     return verdict
 
 
-def stage_codes(series: pd.Series) -> np.ndarray:
-    """int8 codes of a normalized stage column (category or text); unknown names are an error."""
-    dtype = series.dtype
+def stage_codes(values: Any) -> np.ndarray:
+    """int8 codes of a normalized stage column (a Series or its array, category or text);
+    unknown names are an error."""
+    array: Any = values.array if isinstance(values, pd.Series) else values
+    dtype = array.dtype
     if isinstance(dtype, pd.CategoricalDtype) and _is_stage_dtype(dtype):
-        codes = np.asarray(series.array.codes, dtype=np.int8)
+        codes = np.asarray(array.codes, dtype=np.int8)
     else:
-        codes = np.asarray(pd.Categorical(series, categories=list(STAGES)).codes, dtype=np.int8)
+        codes = np.asarray(pd.Categorical(array, categories=list(STAGES)).codes, dtype=np.int8)
     if codes.size and codes.min() < 0:
-        bad = pd.unique(series[codes < 0].astype(object))[:5]
+        bad = pd.unique(pd.Series(array)[codes < 0].astype(object))[:5]
         raise ValueError(
             f"column 'stage' has values that are not normalized stages: "
             f"{', '.join(map(repr, bad))} (expected one of {', '.join(STAGES)})"
@@ -47,8 +52,9 @@ def stage_codes(series: pd.Series) -> np.ndarray:
     return codes
 
 
-def categorical(codes: np.ndarray) -> pd.Categorical:
-    """A stage Categorical from codes (-1 is missing)."""
-    from meshinsights_hvac.schemas import STAGE_DTYPE
-
-    return pd.Categorical.from_codes(codes.astype(np.int8, copy=False), dtype=STAGE_DTYPE)
+def categorical(codes: np.ndarray, validate: bool = True) -> pd.Categorical:
+    """A stage Categorical from codes (-1 is missing); ``validate=False`` for codes that
+    are stage codes by construction (skips pandas' range check of every code)."""
+    return pd.Categorical.from_codes(
+        codes.astype(np.int8, copy=False), dtype=STAGE_DTYPE, validate=validate
+    )

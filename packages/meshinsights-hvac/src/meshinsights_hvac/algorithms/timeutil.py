@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -12,23 +12,62 @@ NS_PER_S = 1_000_000_000
 NS_PER_MIN = 60 * NS_PER_S
 
 
-def ts_ns(series: pd.Series) -> np.ndarray:
-    """int64 nanoseconds since the epoch (UTC) of a datetime column, without object arrays."""
-    array = series.array
+def ts_ns(values: Any) -> np.ndarray:
+    """int64 nanoseconds since the epoch (UTC) of a datetime column (a Series or its array),
+    without object arrays."""
+    array: Any = values.array if isinstance(values, pd.Series) else values
     unit = getattr(array, "unit", "ns")
-    values = np.asarray(array.asi8, dtype=np.int64)
+    i8 = np.asarray(array.asi8, dtype=np.int64)
     factor = _NS_PER_UNIT[unit]
-    return values * factor if factor != 1 else values
+    return i8 * factor if factor != 1 else i8
 
 
 def sampling_interval_ns(ts: np.ndarray) -> int | None:
     """The median step between consecutive timestamps; None with fewer than two rows."""
     if len(ts) < 2:
         return None
-    step = int(np.median(np.diff(ts)))
+    step = int(_median_of_ints(ts[1:] - ts[:-1]))
     return step if step > 0 else None
+
+
+def _median_of_ints(values: np.ndarray) -> float:
+    """``np.median`` of a non-empty int64 array: the middle value, or the mean of the two
+    middle values taken as float64 (numpy's own arithmetic), from one partition."""
+    n = len(values)
+    middle = n // 2
+    if n % 2:
+        values.partition(middle)
+        return float(values[middle])
+    values.partition((middle - 1, middle))
+    return (float(values[middle - 1]) + float(values[middle])) / 2.0
 
 
 def from_ns(values: np.ndarray, unit: Any = "us") -> pd.DatetimeIndex:
     """UTC datetimes of the given unit from int64 nanoseconds."""
     return pd.DatetimeIndex(values.astype("datetime64[ns]"), tz="UTC").as_unit(unit)
+
+
+_UTC_NS = pd.DatetimeTZDtype(unit="ns", tz="UTC")
+_UTC_DTYPES = {unit: pd.DatetimeTZDtype(unit=cast(Any, unit), tz="UTC") for unit in _NS_PER_UNIT}
+
+
+def utc_array(values: np.ndarray, unit: Any = "us") -> pd.api.extensions.ExtensionArray:
+    """``from_ns(values, unit).array`` without building an Index (the same conversion).
+
+    When every value is a whole number of ``unit`` (the usual case: they came from
+    data in that unit) the division is exact and the array is made directly.
+    """
+    array_type: Any = pd.arrays.DatetimeArray
+    make = getattr(array_type, "_simple_new", None)
+    if make is None or unit not in _UTC_DTYPES:  # another pandas layout, another unit
+        return from_ns(values, unit).array
+    i8 = np.asarray(values, dtype=np.int64)
+    factor = _NS_PER_UNIT[unit]
+    if factor == 1 or not (i8 % factor).any():
+        direct: pd.api.extensions.ExtensionArray = make(
+            (i8 // factor).view(f"datetime64[{unit}]"), dtype=_UTC_DTYPES[unit]
+        )
+        return direct
+    ns = make(i8.view("datetime64[ns]"), dtype=_UTC_NS)
+    converted: pd.api.extensions.ExtensionArray = ns.as_unit(unit)
+    return converted

@@ -10,7 +10,7 @@ import pandas as pd
 from meshinsights.data_object import PipelineDataObject
 from meshinsights.errors import SkipProcessor
 from meshinsights.processor import Processor
-from meshinsights_hvac.algorithms.frames import shared
+from meshinsights_hvac.algorithms.sharing import _SHARED, shared
 from meshinsights_hvac.algorithms.stages import stage_codes
 from meshinsights_hvac.algorithms.timeutil import sampling_interval_ns, ts_ns
 from meshinsights_hvac.data_object import HVACPipelineDataObject as Keys
@@ -69,7 +69,8 @@ def sufficient_mask(data_object: PipelineDataObject, codes: np.ndarray) -> np.nd
     # A lookup by code (its extra last slot, False, is what code -1 reads): cheaper than np.isin.
     lookup = np.zeros(len(STAGES) + 1, dtype=bool)
     lookup[np.asarray(ok, dtype=np.intp)] = True
-    result: np.ndarray = lookup[np.asarray(codes, dtype=np.intp)]
+    codes = np.asarray(codes)
+    result: np.ndarray = lookup[codes if codes.dtype.kind in "iu" else codes.astype(np.intp)]
     return result
 
 
@@ -92,8 +93,6 @@ def power_timing(
     data_object: PipelineDataObject, ts: np.ndarray | None = None, interval_ns: int | None = None
 ) -> PowerTiming:
     """The dataset's timing, computed once per loaded dataset and shared by the processors."""
-    from meshinsights_hvac.algorithms.frames import _SHARED
-
     entries = _SHARED.setdefault(data_object, {})
     entry = entries.get(_TIMING_KEY)
     if entry is not None and entry[0] is data_object.normalized_data:

@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 
 from meshinsights.data_object import PipelineDataObject
-from meshinsights_hvac.algorithms.frames import build_frame, forget, shared
+from meshinsights_hvac.algorithms.frames import build_frame
 from meshinsights_hvac.algorithms.issues import days_of_data, detect_issues
-from meshinsights_hvac.algorithms.robust import MAD_TO_SIGMA, group_median_mad
+from meshinsights_hvac.algorithms.robust import MAD_TO_SIGMA, group_median_mad, nan_to_zero
+from meshinsights_hvac.algorithms.sharing import forget, shared
 from meshinsights_hvac.algorithms.stages import categorical, stage_codes
 from meshinsights_hvac.data_object import HVACPipelineDataObject as Keys
 from meshinsights_hvac.params import STAGES
@@ -76,12 +77,13 @@ class CalculateBaselinePowerThresholds(HVACProcessor):
         baseline, mad = group_median_mad(x, codes, size)
         n_used = np.bincount(codes, minlength=size)
         p = self.params
-        band = np.maximum.reduce([
-            p.band_mad_multiplier * MAD_TO_SIGMA * np.nan_to_num(mad),
-            p.band_min_fraction * np.nan_to_num(baseline),
-            np.full(size, p.band_min_kw),
-        ])
-        stages = np.flatnonzero(n_used > 0)
+        # np.maximum.reduce of the three, pairwise in the same order
+        band = np.maximum(
+            np.maximum(p.band_mad_multiplier * MAD_TO_SIGMA * nan_to_zero(mad),
+                       p.band_min_fraction * nan_to_zero(baseline)),
+            float(p.band_min_kw),
+        )
+        stages = (n_used > 0).nonzero()[0]
         values = {
             "baseline_kw": baseline[stages],
             "mad_kw": mad[stages],
@@ -91,7 +93,7 @@ class CalculateBaselinePowerThresholds(HVACProcessor):
             "n_cycles_used": n_used[stages].astype(np.int64),
         }
         table = build_frame(
-            {"stage": categorical(stages.astype(np.int8)), **{k: v.copy() for k, v in values.items()}}
+            {"stage": categorical(stages.astype(np.int8), validate=False), **values}
         )
         return table, stages, values
 

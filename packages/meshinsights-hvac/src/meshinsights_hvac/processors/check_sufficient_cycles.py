@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from meshinsights.data_object import PipelineDataObject
-from meshinsights_hvac.algorithms.frames import build_frame, share, shared
+from meshinsights_hvac.algorithms.frames import build_frame
+from meshinsights_hvac.algorithms.sharing import share, shared
 from meshinsights_hvac.algorithms.stages import categorical, stage_codes
 from meshinsights_hvac.data_object import HVACPipelineDataObject as Keys
 from meshinsights_hvac.params import STAGES, HVACParams
@@ -53,14 +54,14 @@ class CheckSufficientCycles(HVACProcessor):
         n_cycles = np.bincount(codes, minlength=size)
         n_valid = np.bincount(codes[valid], minlength=size)
         n_filtered = np.bincount(codes[valid], weights=samples[valid], minlength=size)
-        seen = np.flatnonzero(n_cycles > 0)
+        seen = (n_cycles > 0).nonzero()[0]
         coverage = self._coverage(power_timing(data_object))
         sufficient = (n_valid[seen] >= self.params.min_cycles_per_stage) & (
             n_filtered[seen] >= self.params.min_samples_per_stage
         )
         table = build_frame(
             {
-                "stage": categorical(seen.astype(np.int8)),
+                "stage": categorical(seen.astype(np.int8), validate=False),
                 "n_cycles": n_cycles[seen].astype(np.int64),
                 "n_valid_cycles": n_valid[seen].astype(np.int64),
                 "n_filtered_samples": n_filtered[seen].astype(np.int64),

@@ -6,13 +6,15 @@ import numpy as np
 import pandas as pd
 
 from meshinsights.data_object import PipelineDataObject
-from meshinsights_hvac.algorithms.frames import build_frame, column_names, column_values, share, shared
+from meshinsights_hvac.algorithms.frames import build_frame, column_names, column_values
 from meshinsights_hvac.algorithms.robust import (
     MODIFIED_Z_CONSTANT,
     classify,
     group_median_mad,
+    nan_to_zero,
     robust_cv,
 )
+from meshinsights_hvac.algorithms.sharing import share, shared
 from meshinsights_hvac.algorithms.stages import categorical, stage_codes
 from meshinsights_hvac.data_object import HVACPipelineDataObject as Keys
 from meshinsights_hvac.params import STAGES
@@ -54,16 +56,16 @@ class ClassifyPowerVarianceCycleMedian(HVACProcessor):
         with np.errstate(divide="ignore", invalid="ignore"):
             z = MODIFIED_Z_CONSTANT * (x - median[codes]) / mad[codes]
         z = np.where(mad[codes] > 0, z, np.nan)
-        outlier = np.abs(np.nan_to_num(z, nan=0.0)) > self.params.outlier_z
+        outlier = np.abs(nan_to_zero(z)) > self.params.outlier_z
         n_cycles = np.bincount(codes, minlength=size)
         n_outliers = np.bincount(codes[outlier], minlength=size)
         cv = robust_cv(median, mad)
 
         marked = _marked(medians, z, outlier)
-        stages = np.flatnonzero(n_cycles > 0)
+        stages = (n_cycles > 0).nonzero()[0]
         table = build_frame(
             {
-                "stage": categorical(stages.astype(np.int8)),
+                "stage": categorical(stages.astype(np.int8), validate=False),
                 "n_cycles": n_cycles[stages].astype(np.int64),
                 "median_kw": median[stages],
                 "mad_kw": mad[stages],
@@ -72,7 +74,7 @@ class ClassifyPowerVarianceCycleMedian(HVACProcessor):
                 "cycle_median_class": pd.Categorical.from_codes(
                     classify(cv[stages], self.params.cycle_median_stable_cv,
                              self.params.cycle_median_moderate_cv),
-                    dtype=CLASS_DTYPE,
+                    dtype=CLASS_DTYPE, validate=False,
                 ),
             }
         )

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 
 from meshinsights.data_object import PipelineDataObject
-from meshinsights_hvac.algorithms.frames import build_frame, shared
+from meshinsights_hvac.algorithms.frames import build_frame
 from meshinsights_hvac.algorithms.robust import classify, group_median, group_median_mad, robust_cv
+from meshinsights_hvac.algorithms.sharing import shared
 from meshinsights_hvac.algorithms.stages import categorical, stage_codes
 from meshinsights_hvac.data_object import HVACPipelineDataObject as Keys
 from meshinsights_hvac.params import STAGES
@@ -41,9 +42,9 @@ class ClassifyPowerVarianceFilteredData(HVACProcessor):
             codes = stage_codes(filtered["stage"])
             power = filtered["power_kw"].to_numpy(dtype=np.float64)
         rows = sufficient_mask(data_object, codes)
-        power = power[rows]
-        median, mad = group_median_mad(power, codes[rows], size)
-        n_samples = np.bincount(codes[rows], minlength=size)
+        power, row_codes = power[rows], codes[rows]
+        median, mad = group_median_mad(power, row_codes, size)
+        n_samples = np.bincount(row_codes, minlength=size)
 
         known = shared(data_object, Keys.ARTIFACT_CYCLE_SUMMARY)
         if known is not None:
@@ -56,13 +57,14 @@ class ClassifyPowerVarianceFilteredData(HVACProcessor):
             cycle_mad = summary["mad_kw"].to_numpy(dtype=np.float64)
         cycles = valid & sufficient_mask(data_object, cycle_codes)
         cv = robust_cv(cycle_median[cycles], cycle_mad[cycles])
-        within = group_median(cv, cycle_codes[cycles], size)
-        n_cycles = np.bincount(cycle_codes[cycles], minlength=size)
+        used_codes = cycle_codes[cycles]
+        within = group_median(cv, used_codes, size)
+        n_cycles = np.bincount(used_codes, minlength=size)
 
-        stages = np.flatnonzero(n_samples > 0)
+        stages = (n_samples > 0).nonzero()[0]
         table = build_frame(
             {
-                "stage": categorical(stages.astype(np.int8)),
+                "stage": categorical(stages.astype(np.int8), validate=False),
                 "n_samples": n_samples[stages].astype(np.int64),
                 "n_cycles": n_cycles[stages].astype(np.int64),
                 "median_kw": median[stages],
@@ -71,7 +73,7 @@ class ClassifyPowerVarianceFilteredData(HVACProcessor):
                 "variance_class": pd.Categorical.from_codes(
                     classify(within[stages], self.params.within_cycle_stable_cv,
                              self.params.within_cycle_moderate_cv),
-                    dtype=CLASS_DTYPE,
+                    dtype=CLASS_DTYPE, validate=False,
                 ),
             }
         )

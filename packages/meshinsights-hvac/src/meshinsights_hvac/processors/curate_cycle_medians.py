@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from meshinsights.data_object import PipelineDataObject
-from meshinsights_hvac.algorithms.frames import build_frame, column_values, share, shared
+from meshinsights_hvac.algorithms.frames import build_frame, column_values
 from meshinsights_hvac.algorithms.robust import robust_cv
+from meshinsights_hvac.algorithms.sharing import share, shared
 from meshinsights_hvac.algorithms.stages import stage_codes
+from meshinsights_hvac.algorithms.text import take_rows
 from meshinsights_hvac.data_object import HVACPipelineDataObject as Keys
 from meshinsights_hvac.processors.base import HVACProcessor, require_frame, sufficient_mask
 from meshinsights_hvac.schemas import CYCLE_MEDIANS_SCHEMA
@@ -33,8 +35,8 @@ class CurateCycleMediansPerStage(HVACProcessor):
             valid = summary["valid"].to_numpy(dtype=bool)
             median = summary["median_kw"].to_numpy(dtype=np.float64)
             mad = summary["mad_kw"].to_numpy(dtype=np.float64)
-        keep = valid & sufficient_mask(data_object, codes)
-        columns = {c: column_values(summary, c)[keep] for c in _COLUMNS}
+        keep = (valid & sufficient_mask(data_object, codes)).nonzero()[0]
+        columns = {c: take_rows(column_values(summary, c), keep) for c in _COLUMNS}
         columns["within_cycle_cv"] = robust_cv(median[keep], mad[keep])
         medians = build_frame(columns)
         data_object.set_artifact(Keys.ARTIFACT_CYCLE_MEDIANS, medians)

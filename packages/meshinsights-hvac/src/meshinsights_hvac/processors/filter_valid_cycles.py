@@ -9,15 +9,17 @@ import pandas as pd
 
 from meshinsights.data_object import PipelineDataObject
 from meshinsights_hvac.algorithms.cycles import gap_limit_ns
-from meshinsights_hvac.algorithms.frames import build_frame, column_values, share
+from meshinsights_hvac.algorithms.frames import build_frame, column_names, column_values
 from meshinsights_hvac.algorithms.robust import group_median_mad
+from meshinsights_hvac.algorithms.sharing import share
 from meshinsights_hvac.algorithms.stages import FIRST_CYCLE_CODE, categorical, stage_codes
+from meshinsights_hvac.algorithms.text import factorize_text, take_rows
 from meshinsights_hvac.algorithms.timeutil import (
     NS_PER_MIN,
     NS_PER_S,
-    from_ns,
     sampling_interval_ns,
     ts_ns,
+    utc_array,
 )
 from meshinsights_hvac.data_object import HVACPipelineDataObject as Keys
 from meshinsights_hvac.processors.base import HVACProcessor, power_timing
@@ -28,6 +30,8 @@ from meshinsights_hvac.schemas import (
 )
 
 _COLUMNS = ("timestamp", "power_kw", "stage", "cycle_id")
+#: The dtype "str" names, resolved once (comparing a dtype with the name parses it each time).
+_STR = pd.api.types.pandas_dtype("str")
 
 
 class FilterValidCycles(HVACProcessor):
@@ -43,16 +47,19 @@ class FilterValidCycles(HVACProcessor):
 
     def process(self, data_object: PipelineDataObject) -> PipelineDataObject:
         data = data_object.get_dataset(Keys.DATASET_POWER)
-        missing = [c for c in _COLUMNS if c not in data.columns]
+        names = column_names(data)
+        missing = [c for c in _COLUMNS if c not in names]
         if missing:
             raise ValueError(f"dataset 'hvac_power' has no column(s) {', '.join(map(repr, missing))}")
+        if len(set(names)) != len(names):
+            raise ValueError("dataset 'hvac_power' has duplicated column names")
         summary, rows, arrays = summarize_cycles(data, self.params)
         power_timing(data_object, arrays.pop("ts"), arrays.pop("interval"))
         row_codes = arrays.pop("row_codes")
         row_power = arrays.pop("row_power")
-        columns = {c: _take(column_values(data, c), rows) for c in _COLUMNS}
+        columns = {c: take_rows(column_values(data, c), rows) for c in _COLUMNS}
         cycle_id = columns["cycle_id"]
-        if cycle_id.dtype != "str":
+        if cycle_id.dtype != _STR:
             columns["cycle_id"] = pd.Series(cycle_id).astype("str").array
         filtered = build_frame(columns)
         data_object.set_artifact(Keys.ARTIFACT_CYCLE_SUMMARY, summary)
@@ -64,11 +71,15 @@ class FilterValidCycles(HVACProcessor):
         return data_object
 
 
-def _take(values: Any, rows: np.ndarray) -> Any:
-    """Rows of a column array, as a fresh array of the same dtype."""
-    if isinstance(values, np.ndarray):
-        return values[rows]
-    return values.take(rows)
+def _float_column(data: pd.DataFrame, name: str) -> np.ndarray:
+    """``data[name].to_numpy(dtype=np.float64)``, read-only, without a Series for float64."""
+    values = column_values(data, name)
+    if isinstance(values, np.ndarray) and values.dtype == np.float64:
+        view = values.view()
+        view.flags.writeable = False  # as the Series would hand it out
+        return view
+    converted: np.ndarray = data[name].to_numpy(dtype=np.float64)
+    return converted
 
 
 def summarize_cycles(
@@ -79,40 +90,40 @@ def summarize_cycles(
     from meshinsights_hvac.params import HVACParams
 
     assert isinstance(params, HVACParams)
-    timestamps = data["timestamp"]
+    timestamps = column_values(data, "timestamp")
     ts = ts_ns(timestamps)
-    unit = getattr(timestamps.array, "unit", "us")
-    if len(ts) > 1 and not bool(np.all(ts[1:] > ts[:-1])):
+    unit = getattr(timestamps, "unit", "us")
+    if len(ts) > 1 and not (ts[1:] > ts[:-1]).all():
         raise ValueError("dataset 'hvac_power' is not strictly increasing in timestamp")
-    power = data["power_kw"].to_numpy(dtype=np.float64)
-    codes = stage_codes(data["stage"])
+    power = _float_column(data, "power_kw")
+    codes = stage_codes(column_values(data, "stage"))
     interval = sampling_interval_ns(ts)
     gap = gap_limit_ns(interval, params.max_gap_factor)
     step = interval or 0
 
-    row_cycle, uniques = pd.factorize(data["cycle_id"], use_na_sentinel=True)
-    if uniques.dtype == "str" and isinstance(uniques.array, pd.arrays.ArrowStringArray):
-        names: Any = uniques.array.copy()  # already the str array: no round trip via objects
+    row_cycle, uniques = factorize_text(column_values(data, "cycle_id"))
+    if uniques.dtype == _STR and isinstance(uniques, pd.arrays.ArrowStringArray):
+        names: Any = uniques  # already the str array: no round trip via objects
     else:
         names = pd.array(np.asarray(uniques, dtype=object), dtype="str")
 
-    idx = np.flatnonzero(row_cycle >= 0)
+    idx = (row_cycle >= 0).nonzero()[0]
     cyc = row_cycle[idx].astype(np.int64)
     n = len(names)
     if len(idx):
-        change = np.flatnonzero(cyc[1:] != cyc[:-1]) + 1
-        first_pos = np.r_[0, change]
-        last_pos = np.r_[change - 1, len(idx) - 1]
+        change = (cyc[1:] != cyc[:-1]).nonzero()[0] + 1
+        first_pos = np.concatenate(([0], change))
+        last_pos = np.concatenate((change - 1, [len(idx) - 1]))
     else:
         first_pos = last_pos = np.zeros(0, dtype=np.int64)
     if len(first_pos) != n:
         raise ValueError("column 'cycle_id': a cycle's rows are not consecutive in time")
     first_row, last_row = idx[first_pos], idx[last_pos]
     n_rows = last_pos - first_pos + 1
-    if np.any(last_row - first_row + 1 != n_rows):
+    if (last_row - first_row + 1 != n_rows).any():
         raise ValueError("column 'cycle_id': a cycle is interrupted by rows of another stage")
     stage = codes[first_row]
-    if np.any(codes[idx] != stage[cyc]) or np.any(stage < FIRST_CYCLE_CODE):
+    if (codes[idx] != stage[cyc]).any() or (len(stage) and stage.min() < FIRST_CYCLE_CODE):
         raise ValueError("column 'cycle_id': a cycle mixes stages or covers off/fan rows")
 
     start = ts[first_row]
@@ -122,15 +133,15 @@ def summarize_cycles(
     keep = (row_ts - start[cyc] >= int(params.trim_start_s * NS_PER_S)) & (
         row_ts < end[cyc] - int(params.trim_end_s * NS_PER_S)
     )
-    n_samples = np.bincount(cyc[keep], minlength=n).astype(np.int64)
-    median, mad = group_median_mad(power[idx][keep], cyc[keep], n)
+    kept_cycles = cyc[keep]
+    n_samples = np.bincount(kept_cycles, minlength=n).astype(np.int64)
+    median, mad = group_median_mad(power[idx][keep], kept_cycles, n)
     with np.errstate(invalid="ignore"):
         no_power = ~(median >= params.on_threshold_kw)
-    reject = np.select(
-        [duration_min < params.min_cycle_minutes, n_samples < params.min_samples_per_cycle,
-         no_power],
-        [0, 1, 2],
-        default=-1,
+    # first match wins: too_short, too_few_samples, no_power (np.select's order)
+    reject = np.where(
+        duration_min < params.min_cycle_minutes, 0,
+        np.where(n_samples < params.min_samples_per_cycle, 1, np.where(no_power, 2, -1)),
     ).astype(np.int8)
     valid = reject < 0
 
@@ -138,11 +149,11 @@ def summarize_cycles(
     summary = build_frame(
         {
             "cycle_id": names,
-            "stage": categorical(stage),
-            "staged_from": categorical(calls.staged_from(stage)),
+            "stage": categorical(stage, validate=False),
+            "staged_from": categorical(calls.staged_from(stage), validate=False),
             "call_id": calls.call_id,
-            "start": from_ns(start, unit).array,
-            "end": from_ns(end, unit).array,
+            "start": utc_array(start, unit),
+            "end": utc_array(end, unit),
             "duration_min": duration_min,
             "n_rows": n_rows.astype(np.int64),
             "n_samples": n_samples,
@@ -150,7 +161,7 @@ def summarize_cycles(
             "mad_kw": mad,
             "off_before_min": calls.off_before_min,
             "valid": valid,
-            "reject_reason": pd.Categorical.from_codes(reject, dtype=REJECT_DTYPE),
+            "reject_reason": pd.Categorical.from_codes(reject, dtype=REJECT_DTYPE, validate=False),
             "short_cycle": calls.short_cycle,
         }
     )
@@ -172,7 +183,7 @@ class _Calls:
         self.short_cycle = short_cycle
 
     def staged_from(self, stage: np.ndarray) -> np.ndarray:
-        previous = np.r_[-1, stage[:-1]].astype(np.int8)
+        previous = np.concatenate(([-1], stage[:-1])).astype(np.int8)
         return np.where(self.new_call, -1, previous).astype(np.int8)
 
 
@@ -189,9 +200,9 @@ def _calls(
         adjacent = first_row[1:] == last_row[:-1] + 1
         no_gap = ts[first_row[1:]] - ts[last_row[:-1]] <= gap
         new_call[1:] = ~(adjacent & no_gap)
-    call_id = (np.cumsum(new_call) - 1).astype(np.int64)
-    heads = np.flatnonzero(new_call)
-    tails = np.r_[heads[1:] - 1, n - 1].astype(np.int64) if n else heads
+    call_id = (new_call.cumsum() - 1).astype(np.int64)
+    heads = new_call.nonzero()[0]
+    tails = np.concatenate((heads[1:] - 1, [n - 1])).astype(np.int64) if n else heads
     call_start, call_end = start[heads], end[tails]
     off_call = np.full(len(heads), np.nan)
     if len(heads) > 1:
