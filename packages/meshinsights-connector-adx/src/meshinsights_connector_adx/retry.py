@@ -83,13 +83,6 @@ def call_with_retries(
             state.attempt_number, settings.retry_attempts, wait,
         )
 
-    def give_up(state: tenacity.RetryCallState) -> object:
-        retries.record_gave_up(CONNECTOR, attempts=state.attempt_number,
-                               elapsed_seconds=state.seconds_since_start or 0.0)
-        if state.outcome is None:  # pragma: no cover - tenacity stops only after an attempt
-            raise RuntimeError("adx retries stopped before any attempt")
-        return state.outcome.result()  # raises the last attempt's exception, unchanged
-
     retrying = tenacity.Retrying(
         stop=(
             tenacity.stop_after_attempt(settings.retry_attempts)
@@ -98,7 +91,7 @@ def call_with_retries(
         wait=_wait(settings),
         retry=tenacity.retry_if_exception(_is_transient),
         before_sleep=log_retry,
-        retry_error_callback=give_up,
+        retry_error_callback=retries.give_up_callback(CONNECTOR),
         reraise=True,
     )
     return retrying(attempt)

@@ -205,7 +205,7 @@ class MySQLConnectionManager:
             wait=wait_random_exponential(multiplier=0.1, max=settings.retry_max_wait),
             retry=retry_if_exception(is_transient),
             before_sleep=self._log_retry,
-            retry_error_callback=_give_up,
+            retry_error_callback=retries.give_up_callback(CONNECTOR),
             reraise=True,
         )
 
@@ -296,15 +296,6 @@ class MySQLConnectionManager:
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({self.settings.address}, idle={self.idle_count}, "
                 f"users={self._users})")
-
-
-def _give_up(state: RetryCallState) -> Any:
-    """Count the call that ran out of attempts, then raise its last error unchanged."""
-    retries.record_gave_up(CONNECTOR, attempts=state.attempt_number,
-                           elapsed_seconds=state.seconds_since_start or 0.0)
-    if state.outcome is None:  # pragma: no cover - tenacity stops only after an attempt
-        raise RuntimeError("mysql retries stopped before any attempt")
-    return state.outcome.result()
 
 
 def _abandon(

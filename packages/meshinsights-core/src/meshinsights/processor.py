@@ -9,7 +9,7 @@ from typing import ClassVar
 
 from meshinsights.data_object import PipelineDataObject
 from meshinsights.errors import ProcessorError, SkipProcessor
-from meshinsights.logs import current_device_id, install_record_factory
+from meshinsights.logs import current_device_id, device_context
 
 logger = logging.getLogger(__name__)
 
@@ -47,15 +47,10 @@ class Processor(ABC):
 
     def __call__(self, data_object: PipelineDataObject) -> PipelineDataObject:
         device_id = data_object.device_id
-        if current_device_id.get() == device_id:
-            return self._run(data_object, device_id)
-        # called outside the pipeline: what device_context does, without a generator per call
-        install_record_factory()
-        token = current_device_id.set(device_id)
-        try:
-            return self._run(data_object, device_id)
-        finally:
-            current_device_id.reset(token)
+        if current_device_id.get() != device_id:  # called outside the pipeline
+            with device_context(device_id):
+                return self._run(data_object, device_id)
+        return self._run(data_object, device_id)
 
     def _run(self, data_object: PipelineDataObject, device_id: str | None) -> PipelineDataObject:
         started = time.perf_counter()

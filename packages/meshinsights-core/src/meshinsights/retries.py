@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -287,3 +287,20 @@ record_call = _RECORDER.record_call
 record_retry = _RECORDER.record_retry
 record_gave_up = _RECORDER.record_gave_up
 snapshot = _RECORDER.snapshot
+
+
+def give_up_callback(connector: str) -> Callable[[Any], Any]:
+    """A tenacity ``retry_error_callback`` that counts the give-up, then re-raises the last error.
+
+    Duck-typed on tenacity's ``RetryCallState`` (core does not depend on
+    tenacity), so every tenacity-based connector counts give-ups the same way.
+    """
+
+    def give_up(state: Any) -> Any:
+        record_gave_up(connector, attempts=state.attempt_number,
+                       elapsed_seconds=state.seconds_since_start or 0.0)
+        if state.outcome is None:  # pragma: no cover - tenacity stops only after an attempt
+            raise RuntimeError(f"{connector} retries stopped before any attempt")
+        return state.outcome.result()  # raises the last attempt's exception, unchanged
+
+    return give_up

@@ -16,9 +16,20 @@ _SHARED: weakref.WeakKeyDictionary[Any, dict[str, tuple[Any, Any]]] = (
 )
 
 
+def remember(data_object: Any, key: str, owner: Any, value: Any) -> None:
+    """Remember ``value``, computed from ``owner`` (an artifact, the loaded datasets)."""
+    _SHARED.setdefault(data_object, {})[key] = (owner, value)
+
+
+def recall(data_object: Any, key: str, owner: Any) -> Any | None:
+    """What :func:`remember` kept under ``key``, if it was computed from this very ``owner``."""
+    entry = _SHARED.get(data_object, {}).get(key)
+    return None if entry is None or entry[0] is not owner else entry[1]
+
+
 def share(data_object: Any, key: str, value: Any, arrays: dict[str, Any]) -> None:
     """Remember arrays computed for the artifact ``value`` stored under ``key``."""
-    _SHARED.setdefault(data_object, {})[key] = (value, arrays)
+    remember(data_object, key, value, arrays)
 
 
 def forget(data_object: Any) -> None:
@@ -28,9 +39,6 @@ def forget(data_object: Any) -> None:
 
 def shared(data_object: Any, key: str) -> dict[str, Any] | None:
     """The arrays remembered for ``key``, if that artifact is still the same object."""
-    entry = _SHARED.get(data_object, {}).get(key)
-    if entry is None or data_object.artifacts.get(key) is not entry[0]:
-        return None
-    arrays: dict[str, Any] = entry[1]
+    arrays: dict[str, Any] | None = recall(data_object, key, data_object.artifacts.get(key))
     return arrays
 

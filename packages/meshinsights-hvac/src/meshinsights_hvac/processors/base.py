@@ -10,7 +10,7 @@ import pandas as pd
 from meshinsights.data_object import PipelineDataObject
 from meshinsights.errors import SkipProcessor
 from meshinsights.processor import Processor
-from meshinsights_hvac.algorithms.sharing import _SHARED, shared
+from meshinsights_hvac.algorithms.sharing import recall, remember, shared
 from meshinsights_hvac.algorithms.stages import stage_codes
 from meshinsights_hvac.algorithms.timeutil import sampling_interval_ns, ts_ns
 from meshinsights_hvac.data_object import HVACPipelineDataObject as Keys
@@ -93,14 +93,12 @@ def power_timing(
     data_object: PipelineDataObject, ts: np.ndarray | None = None, interval_ns: int | None = None
 ) -> PowerTiming:
     """The dataset's timing, computed once per loaded dataset and shared by the processors."""
-    entries = _SHARED.setdefault(data_object, {})
-    entry = entries.get(_TIMING_KEY)
-    if entry is not None and entry[0] is data_object.normalized_data:
-        known: PowerTiming = entry[1]
+    known: PowerTiming | None = recall(data_object, _TIMING_KEY, data_object.normalized_data)
+    if known is not None:
         return known
     if ts is None:
         ts = ts_ns(data_object.get_dataset(Keys.DATASET_POWER)["timestamp"])
         interval_ns = sampling_interval_ns(ts)
     timing = PowerTiming(ts, interval_ns)
-    entries[_TIMING_KEY] = (data_object.normalized_data, timing)
+    remember(data_object, _TIMING_KEY, data_object.normalized_data, timing)
     return timing
