@@ -177,6 +177,16 @@ def test_dict_form_and_summary_line() -> None:
     }
 
 
+def test_summary_line_agrees_with_the_manifest_figure() -> None:
+    """2.0504 s rounds to 2.05 in the manifest, which people read as 2.0 s, so the line says 2.0 too."""
+    recorder = RetryRecorder()
+    _call(recorder, "adx", 2, wait=2.0504)
+    stats = recorder.snapshot()["adx"]
+    manifest_wait = stats.to_dict()["wait_seconds"]
+    assert manifest_wait == 2.05
+    assert recorder.snapshot().summary() == f"retries: adx 1 ({manifest_wait:.1f} s waiting)"
+
+
 class _RetryingSource(SyntheticSource):
     """A source whose connector needed ``retries`` retries (the device's parameter)."""
 

@@ -204,7 +204,9 @@ class RetrySnapshot(Mapping[str, ConnectorRetries]):
         active = self.active()
         if not active:
             return None
-        parts = [f"{name} {s.retries} ({s.wait_seconds:.1f} s waiting"
+        # Formatted from the manifest's rounded figure so the two never disagree
+        # in the last digit (2.0504 s is 2.1 here but 2.05 -> "2.0" from the manifest).
+        parts = [f"{name} {s.retries} ({round(s.wait_seconds, 3):.1f} s waiting"
                  + (f", gave up {s.gave_up} times" if s.gave_up else "") + ")"
                  for name, s in active.items()]
         return "retries: " + ", ".join(parts)
