@@ -74,3 +74,22 @@ def test_three_executors_one_summary(fleet: Path, cluster: LocalCluster) -> None
     # The devices' Stage 2 ran as tasks on the cluster's workers.
     prefix = cluster.scheduler.task_prefixes["process_in_dask_worker"]
     assert prefix.all_durations["compute"] > 0
+
+
+def test_fetch_in_workers_same_summary_and_stage_1_on_the_workers(
+    fleet: Path, cluster: LocalCluster
+) -> None:
+    threads = _run(fleet, "threads-2", 'executor = "threads"')
+    processes = _run(fleet, "processes-fetching",
+                     'executor = "processes"\nfetch_in_workers = true')
+    dask = _run(fleet, "dask-fetching", f'executor = "dask"\nfetch_in_workers = true\n'
+                f'dask_scheduler = "{cluster.scheduler_address}"')
+    assert processes == threads
+    assert dask == threads
+    manifest = json.loads((fleet / "out-dask-fetching" / "manifest.json").read_text())
+    assert manifest["config"]["pipeline"]["fetch_in_workers"] is True
+    assert manifest["timing"]["io_busy_s"] > 0 and manifest["timing"]["cpu_busy_s"] > 0
+    # Each device's fetch and processors ran as one task on the cluster's workers.
+    prefix = cluster.scheduler.task_prefixes["run_in_dask_worker"]
+    assert prefix.all_durations["compute"] > 0
+

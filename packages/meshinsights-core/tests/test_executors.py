@@ -91,3 +91,68 @@ def test_cpu_time_limit_reports_and_on_processes_stops(executor: str) -> None:
     assert ("worker was stopped" in error) == (executor == "processes")
     assert sorted(results.successful_devices) == sorted(d.device_id for d in DEVICES[:5])
     assert results.wall_time < seconds - 1, "the run must not wait for the runaway device"
+
+
+@pytest.mark.parametrize("executor", ["processes", "dask"])
+def test_fetch_in_workers_runs_both_stages_there_with_the_same_results(executor: str) -> None:
+    devices = [*DEVICES, DeviceUnit("no-data", {"fault": "fetch"})]
+    expected = _table(_pipeline(executor="threads", cpu_max_workers=2).run_producer_consumer(devices))
+    results = _pipeline(
+        executor=executor, cpu_max_workers=2, fetch_in_workers=True
+    ).run_producer_consumer(devices)
+    pd.testing.assert_frame_equal(_table(results), expected)
+    # The failing fetch is that device's Stage 1 error, named as it is without workers.
+    assert results.failed_devices == ["no-data"]
+    (error,) = results.device_results["no-data"].errors
+    assert error.stage == "io" and "ConnectionError: injected fetch failure" in error.message
+    for device_id, data_object in results.device_results.items():
+        if device_id == "no-data":
+            continue
+        fetched_by = data_object.data_sources["values"]["pid"]
+        assert fetched_by not in (None, os.getpid()), "Stage 1 must have run in a worker"
+        assert fetched_by == data_object.get_artifact("values/pid"), "both stages in one worker"
+    # Stage 1's timing comes back on the run's clock: one span per batch, within the run.
+    spans = results.io_timing.per_batch
+    assert [s.batch_index for s in spans] == [0, 1, 2]
+    assert all(0 <= s.start <= s.end <= results.wall_time for s in spans)
+    assert set(results.io_timing.per_device) == {d.device_id for d in devices}
+    assert all(0 <= s.start <= s.end <= results.wall_time for s in results.cpu_timing.per_batch)
+
+
+def test_fetch_in_workers_needs_another_process() -> None:
+    with pytest.raises(ValueError, match='fetch_in_workers needs executor = "processes" or "dask"'):
+        PipelineConfig(fetch_in_workers=True)
+
+
+def test_fetch_in_workers_a_dying_worker_fails_only_its_device() -> None:
+    devices = [*DEVICES[:4], DeviceUnit("crash", {"fault": "exit"}), *DEVICES[4:]]
+    results = _pipeline(
+        executor="processes", cpu_max_workers=2, fetch_in_workers=True
+    ).run_producer_consumer(devices)
+    assert results.failed_devices == ["crash"]
+    assert "worker process died twice (retried once)" in results.device_results["crash"].errors[0].message
+    assert sorted(results.successful_devices) == sorted(d.device_id for d in DEVICES)
+
+
+def test_fetch_in_workers_time_limit_covers_both_stages() -> None:
+    devices = [DeviceUnit("slow", {"fault": "sleep", "seconds": 60}), *DEVICES[:5]]
+    results = _pipeline(
+        executor="processes", cpu_max_workers=2, fetch_in_workers=True, io_timeout=1.0,
+        cpu_time_limit=0.5,
+    ).run_producer_consumer(devices)
+    assert results.failed_devices == ["slow"]
+    error = results.device_results["slow"].errors[0].message
+    assert "exceeded the time limit (io_timeout + cpu_time_limit) of 1.5 s" in error
+    assert sorted(results.successful_devices) == sorted(d.device_id for d in DEVICES[:5])
+    assert results.wall_time < 30
+
+
+def test_fetch_in_workers_stop_on_error_skips_the_rest() -> None:
+    devices = [*DEVICES[:2], DeviceUnit("bad", {"fault": "raise"}), *DEVICES[2:]]
+    results = _pipeline(
+        executor="processes", cpu_max_workers=2, fetch_in_workers=True, stop_on_error=True
+    ).run_producer_consumer(devices)
+    assert results.stopped_early
+    assert results.failed_devices == ["bad"]
+    assert sorted(results.successful_devices) == ["d00", "d01"]
+    assert set(results.skipped_devices) == {d.device_id for d in DEVICES[2:]}

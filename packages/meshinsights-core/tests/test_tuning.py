@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from meshinsights import BatchResults, PipelineConfig, StageSpan, StageTiming
 from meshinsights.tuning import tuning_advice
 
@@ -38,3 +40,24 @@ def test_too_few_batches_get_a_smaller_batch_size() -> None:
     advice = tuning_advice(_results(40, 0.01, 0.01, 1.0, 0.0, 2), PipelineConfig(batch_size=20))
     assert advice.batch_size == 40 // 12
     assert any("only 2 batches" in reason for reason in advice.reasons)
+
+
+def test_workers_that_fetch_and_mostly_wait_get_more_workers_than_cores() -> None:
+    # fetch_in_workers: 100 devices, 90 ms fetching (waiting) and 30 ms processing each, 2 workers.
+    config = PipelineConfig(executor="processes", cpu_max_workers=2, fetch_in_workers=True)
+    advice = tuning_advice(_results(100, 0.09, 0.03, 6.0, 0.0, 20), config)
+    assert advice.bottleneck == "io"
+    cores = os.cpu_count() or 1
+    # (90 + 30) / 30 = 4 workers per core keep the cores busy while the others wait.
+    assert advice.cpu_max_workers == 4 * cores
+    assert "io_max_workers is not used" in advice.reasons[0]
+    assert any("more workers than cores" in reason for reason in advice.reasons)
+
+
+def test_workers_that_fetch_and_compute_keep_their_count_when_cpu_bound() -> None:
+    config = PipelineConfig(executor="processes", cpu_max_workers=os.cpu_count() or 1,
+                            fetch_in_workers=True)
+    advice = tuning_advice(_results(100, 0.005, 0.05, 5.0, 0.0, 20), config)
+    assert advice.bottleneck == "cpu"
+    assert advice.cpu_max_workers == config.cpu_max_workers
+    assert advice.io_waited_for_cpu_s == 0.0

@@ -42,6 +42,7 @@ class PipelineSection:
     queue_size: int = attrs.field(default=2, validator=v.ge(1))
     executor: str = attrs.field(default="threads", validator=v.in_(EXECUTORS))
     dask_scheduler: str | None = None
+    fetch_in_workers: bool = attrs.field(default=False)
     batch_fetch: bool = True
     cpu_time_limit: float | None = attrs.field(default=None, validator=v.optional(v.gt(0)))
     io_timeout: float | None = attrs.field(default=None, validator=v.optional(v.gt(0)))
@@ -51,6 +52,11 @@ class PipelineSection:
         default="INFO", validator=v.in_(("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"))
     )
     extra_processors: tuple[str, ...] = ()
+
+    @fetch_in_workers.validator
+    def _check_fetch_in_workers(self, _: attrs.Attribute[bool], value: bool) -> None:
+        if value and self.executor == "threads":
+            raise ValueError('fetch_in_workers needs executor = "processes" or "dask"')
 
 
 @attrs.frozen(kw_only=True)

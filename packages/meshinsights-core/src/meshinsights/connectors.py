@@ -111,6 +111,12 @@ class PluginManager:
             cls._registry.pop(name, None)
 
     @classmethod
+    def registered_classes(cls) -> dict[str, type[DBConnector]]:
+        """The classes registered explicitly (``register_plugin``), not the discovered ones."""
+        with cls._lock:
+            return dict(cls._registry)
+
+    @classmethod
     def connector_class(cls, name: str) -> type[DBConnector]:
         """The class registered (explicitly or by a plugin) under ``name``."""
         found = cls._registry.get(name)

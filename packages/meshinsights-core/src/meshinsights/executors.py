@@ -4,7 +4,10 @@ All three are ``concurrent.futures.Executor``\\ s, so the runner drives them the
 same way. Work sent to processes or Dask crosses a process boundary: the
 pipeline (its factories) is pickled once, checked before any work starts, and
 set up once per worker process; each task carries one device and its
-normalized data, and returns the device's data object.
+normalized data, and returns the device's data object. With
+``fetch_in_workers`` a task carries only the device: the worker fetches and
+normalizes it too (its connectors pooled in the worker), and returns the data
+object with Stage 1's metadata and timing.
 """
 
 from __future__ import annotations
@@ -12,18 +15,20 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import pickle
+import time
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from meshinsights.connectors import PluginManager
+from meshinsights.data_object import PipelineDataObject
 from meshinsights.errors import ConfigError
 
 if TYPE_CHECKING:
-    from meshinsights.data_object import PipelineDataObject
     from meshinsights.device import DeviceUnit
-    from meshinsights.pipeline import Pipeline
+    from meshinsights.pipeline import DeviceOutcome, Pipeline
     from meshinsights.results import IOBatch
 
 logger = logging.getLogger(__name__)
@@ -36,7 +41,26 @@ _PICKLED_PARTS = (
 
 
 def pipeline_blob(pipeline: Pipeline, executor: str) -> bytes:
-    """The pickled pipeline, or a ConfigError naming the part that cannot cross processes."""
+    """The pickled pipeline, or a ConfigError naming the part that cannot cross processes.
+
+    With ``fetch_in_workers`` the connectors registered here by
+    ``PluginManager.register_plugin`` go along (installed ones the workers
+    discover themselves), so a worker's data sources find the same classes.
+    """
+    connectors: dict[str, type] = {}
+    if pipeline.config.fetch_in_workers:
+        for name, connector_cls in PluginManager.registered_classes().items():
+            try:
+                pickle.dumps(connector_cls)
+            except Exception as exc:  # noqa: BLE001 - maybe not a connector this run uses
+                logger.warning(
+                    "fetch_in_workers: the connector %r registered here (%r) cannot be sent to "
+                    "the workers (%s: %s); a device that needs it will fail there: define it at "
+                    "module level, or install it as a plugin",
+                    name, connector_cls, type(exc).__name__, exc,
+                )
+                continue
+            connectors[name] = connector_cls
     for part in _PICKLED_PARTS:
         value = getattr(pipeline, part)
         try:
@@ -47,7 +71,7 @@ def pipeline_blob(pipeline: Pipeline, executor: str) -> bytes:
                 f"{part} ({value!r}) cannot be pickled ({type(exc).__name__}: {exc}); use "
                 "module-level functions or classes, not lambdas, closures or local classes"
             ) from None
-    return pickle.dumps(pipeline)
+    return pickle.dumps((pipeline, connectors))
 
 
 def check_device_picklable(device: DeviceUnit, executor: str) -> None:
@@ -64,16 +88,24 @@ def check_device_picklable(device: DeviceUnit, executor: str) -> None:
 _worker_pipeline: Pipeline | None = None
 
 
+def _load_pipeline(blob: bytes) -> Pipeline:
+    """The pipeline of ``pipeline_blob``, with the connectors registered where the run began."""
+    pipeline: Pipeline
+    pipeline, connectors = pickle.loads(blob)
+    for name, connector_cls in connectors.items():
+        PluginManager.register_plugin(name, connector_cls)
+    return pipeline
+
+
 def _init_process_worker(blob: bytes) -> None:
     """Per-worker set-up: unpickle the pipeline (importing its modules) once."""
     global _worker_pipeline
-    _worker_pipeline = pickle.loads(blob)
+    _worker_pipeline = _load_pipeline(blob)
 
 
 @lru_cache(maxsize=4)
 def _pipeline_from_blob(blob: bytes) -> Pipeline:
-    pipeline: Pipeline = pickle.loads(blob)
-    return pipeline
+    return _load_pipeline(blob)
 
 
 def worker_ready() -> bool:
@@ -90,6 +122,17 @@ def process_in_worker(device: DeviceUnit, io_batch: IOBatch) -> PipelineDataObje
 def process_in_dask_worker(blob: bytes, device: DeviceUnit, io_batch: IOBatch) -> PipelineDataObject:
     """Stage 2 of one device on a Dask worker (the pipeline is unpickled once per worker)."""
     return _pipeline_from_blob(blob).process_device(device, io_batch)
+
+
+def run_in_worker(device: DeviceUnit) -> DeviceOutcome:
+    """Both stages of one device in a process-pool worker (``fetch_in_workers``)."""
+    assert _worker_pipeline is not None, "worker started without _init_process_worker"
+    return _worker_pipeline.run_device(device)
+
+
+def run_in_dask_worker(blob: bytes, device: DeviceUnit) -> DeviceOutcome:
+    """Both stages of one device on a Dask worker (``fetch_in_workers``)."""
+    return _pipeline_from_blob(blob).run_device(device)
 
 
 # -- executors -----------------------------------------------------------------
@@ -149,7 +192,9 @@ class Stage2Runner:
     A process pool broken by a dying worker is replaced, and each device it
     held is retried once, one at a time, so that only a device that kills its
     worker again fails. A device past ``cpu_time_limit`` is reported as failed;
-    on the processes executor its worker is stopped too.
+    on the processes executor its worker is stopped too. With
+    ``fetch_in_workers`` a task is both stages of a device (``io_batch`` None),
+    and its limit is ``io_timeout`` plus ``cpu_time_limit``.
     """
 
     def __init__(self, pipeline: Pipeline) -> None:
@@ -158,6 +203,10 @@ class Stage2Runner:
         self.kind = config.executor
         self.workers = config.cpu_max_workers
         self.limit = config.cpu_time_limit
+        self._limit_name = "CPU time limit"
+        if config.fetch_in_workers and config.io_timeout is not None:
+            self.limit = config.io_timeout + (config.cpu_time_limit or 0.0)
+            self._limit_name = "time limit (io_timeout + cpu_time_limit)"
         self._blob = b""
         self._pool: Executor | None = None
         self._context: Any = None
@@ -208,15 +257,21 @@ class Stage2Runner:
             self._pool.shutdown(wait=not self._abandoned, cancel_futures=True)
         self._pool = self._context = None
 
-    def submit(self, device: DeviceUnit, io_batch: IOBatch) -> Any:
+    def submit(self, device: DeviceUnit, io_batch: IOBatch | None) -> Any:
+        """Stage 2 of ``device`` on the executor; both stages when ``io_batch`` is None."""
         if self.inline:
             return None
         if self._pool is None:
             self._open()
         assert self._pool is not None
         if self.kind == "threads":
+            assert io_batch is not None, "fetch_in_workers needs the processes or dask executor"
             return self._pool.submit(self.pipeline.process_device, device, io_batch)
         check_device_picklable(device, self.kind)
+        if io_batch is None:
+            if self.kind == "processes":
+                return self._pool.submit(run_in_worker, device)
+            return self._pool.submit(run_in_dask_worker, self._blob, device)
         payload = io_batch.for_device(device.device_id)
         if self.kind == "processes":
             return self._pool.submit(process_in_worker, device, payload)
@@ -226,12 +281,27 @@ class Stage2Runner:
         """The device's data object; failures of the executor become the device's error."""
         if future is None:
             return self.pipeline.process_device(device, io_batch)
+        data_object: PipelineDataObject = self._wait(device, io_batch, future)
+        return data_object
+
+    def outcome(self, device: DeviceUnit, future: Any) -> DeviceOutcome:
+        """Both stages' outcome of a ``submit(device, None)``; an executor failure is the device's."""
+        from meshinsights.pipeline import DeviceIO, DeviceOutcome
+
+        value = self._wait(device, None, future)
+        if isinstance(value, PipelineDataObject):  # the executor failed the device
+            now = time.perf_counter() - self.pipeline._t0
+            return DeviceOutcome(value, DeviceIO(device.device_id, start=now, end=now), now, now)
+        outcome: DeviceOutcome = value
+        return outcome
+
+    def _wait(self, device: DeviceUnit, io_batch: IOBatch | None, future: Any) -> Any:
+        """The task's value, or the device's failed data object when the executor failed it."""
         from concurrent.futures import TimeoutError as FutureTimeout
         from concurrent.futures.process import BrokenProcessPool
 
         try:
-            data_object: PipelineDataObject = future.result(timeout=self.limit)
-            return data_object
+            return future.result(timeout=self.limit)
         except FutureTimeout:
             future.cancel()
             self._abandoned = self.kind == "threads"
@@ -243,22 +313,20 @@ class Stage2Runner:
                 "it could not be stopped on the threads executor; use executor = \"processes\""
                 if self.kind == "threads" else "its task was cancelled"
             )
-            return self._failed(device, f"exceeded the CPU time limit of {self.limit:g} s; {how}")
+            return self._failed(device, f"exceeded the {self._limit_name} of {self.limit:g} s; {how}")
         except BrokenProcessPool:
             return self._retry_alone(device, io_batch)
         except Exception as exc:  # noqa: BLE001 - e.g. a Dask worker killed too often
             return self._failed(device, f"{self.kind} executor: {type(exc).__name__}: {exc}")
 
-    def _retry_alone(self, device: DeviceUnit, io_batch: IOBatch) -> PipelineDataObject:
+    def _retry_alone(self, device: DeviceUnit, io_batch: IOBatch | None) -> Any:
         from concurrent.futures.process import BrokenProcessPool
 
         self.restarts += 1
         self._close()
         logger.warning("a Stage 2 worker process died; retrying device %s once", device.device_id)
         try:
-            future = self.submit(device, io_batch)
-            data_object: PipelineDataObject = future.result(timeout=self.limit)
-            return data_object
+            return self.submit(device, io_batch).result(timeout=self.limit)
         except BrokenProcessPool:
             self._close()
             return self._failed(device, "its worker process died twice (retried once)")

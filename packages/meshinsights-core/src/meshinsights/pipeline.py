@@ -72,6 +72,20 @@ class Prefetched:
     batch_started: float = float("inf")  # when its first batched query began (run clock)
 
 
+@attrs.define
+class DeviceOutcome:
+    """What a worker sends back after both stages of one device (``fetch_in_workers``).
+
+    Stage 1's outcome without its datasets (they stay in the worker) and the
+    span of Stage 2, both on the run's clock.
+    """
+
+    data_object: PipelineDataObject
+    fetched: DeviceIO
+    cpu_start: float
+    cpu_end: float
+
+
 def _cause(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
@@ -204,6 +218,19 @@ class _FetchJob:
         return [r for r in self.results if r is not None]
 
 
+@attrs.define
+class _WorkerBatch:
+    """A batch whose devices were sent to the workers for both stages."""
+
+    index: int
+    devices: Sequence[DeviceUnit]
+    futures: list[Any]
+
+    def cancel(self) -> None:
+        for future in self.futures:
+            future.cancel()
+
+
 class Pipeline:
     """Two-stage batch pipeline assembled from per-device factories."""
 
@@ -223,6 +250,7 @@ class Pipeline:
         self.results_adapter = results_adapter
         self.config = config or PipelineConfig()
         self._t0 = time.perf_counter()
+        self._wall_t0 = time.time()  # the same instant on the wall clock, for other machines
         self._run_id = ""
 
     # ------------------------------------------------------------------ Stage 1
@@ -440,6 +468,20 @@ class Pipeline:
         data_object.timings["cpu_total"] = time.perf_counter() - started
         return data_object
 
+    def run_device(self, device: DeviceUnit) -> DeviceOutcome:
+        """Both stages of one device in a worker; only the results go back (``fetch_in_workers``)."""
+        # The run's clock started in the process that began the run: map this one onto it
+        # (zero on the same machine; the wall clocks' agreement on another).
+        shift = (time.time() - self._wall_t0) - (time.perf_counter() - self._t0)
+        fetched = self.fetch_device(device)
+        cpu_start = time.perf_counter() - self._t0
+        data_object = self.process_device(device, self._collect_io(0, [fetched]))
+        cpu_end = time.perf_counter() - self._t0
+        fetched.datasets = {}
+        fetched.start += shift
+        fetched.end += shift
+        return DeviceOutcome(data_object, fetched, cpu_start + shift, cpu_end + shift)
+
     def _run_chain(self, device: DeviceUnit, data_object: PipelineDataObject) -> None:
         try:
             processors = self.processor_factory(device)
@@ -472,38 +514,78 @@ class Pipeline:
         self, io_batch: IOBatch, devices: Sequence[DeviceUnit], runner: Stage2Runner
     ) -> BatchResults:
         """Stage 2 of one batch; an inline runner processes the devices in the consumer, in order."""
-        results = BatchResults(run_id=self._run_id, results_adapter=self.results_adapter)
         start = time.perf_counter() - self._t0
+        if runner.inline:
+            results = self._consume(
+                io_batch.batch_index, devices, lambda _, device: self.process_device(device, io_batch)
+            )
+        else:
+            futures = [runner.submit(d, io_batch) for d in devices]
+            results = self._consume(
+                io_batch.batch_index, devices,
+                lambda position, device: runner.result(device, io_batch, futures[position]),
+                lambda position: futures[position].cancel(),
+            )
+        results.io_timing.extend(io_batch.timing)
+        results.cpu_timing.per_batch.append(
+            StageSpan(io_batch.batch_index, start, time.perf_counter() - self._t0, len(devices))
+        )
+        self._hook().on_batch_end(batch_index=io_batch.batch_index, results=results, run_id=self._run_id)
+        return results
+
+    def _collect_from_workers(
+        self, batch_index: int, devices: Sequence[DeviceUnit], futures: Sequence[Any],
+        runner: Stage2Runner,
+    ) -> BatchResults:
+        """One batch whose devices ran both stages in the workers (``fetch_in_workers``)."""
+        outcomes: list[DeviceOutcome] = []
+
+        def collect(position: int, device: DeviceUnit) -> PipelineDataObject:
+            outcome = runner.outcome(device, futures[position])
+            outcomes.append(outcome)
+            return outcome.data_object
+
+        results = self._consume(
+            batch_index, devices, collect, lambda position: futures[position].cancel()
+        )
+        results.io_timing.extend(self._collect_io(batch_index, [o.fetched for o in outcomes]).timing)
+        if outcomes:
+            results.cpu_timing.per_batch.append(StageSpan(
+                batch_index, min(o.cpu_start for o in outcomes), max(o.cpu_end for o in outcomes),
+                len(outcomes),
+            ))
+        self._hook().on_batch_end(batch_index=batch_index, results=results, run_id=self._run_id)
+        return results
+
+    def _consume(
+        self,
+        batch_index: int,
+        devices: Sequence[DeviceUnit],
+        collect: Callable[[int, DeviceUnit], PipelineDataObject],
+        cancel: Callable[[int], object] | None = None,
+    ) -> BatchResults:
+        """Each device's data object in order, with the per-device hooks and ``stop_on_error``."""
+        results = BatchResults(run_id=self._run_id, results_adapter=self.results_adapter)
         hook = self._hook()
-        hook.on_batch_start(batch_index=io_batch.batch_index, devices=devices, run_id=self._run_id)
+        hook.on_batch_start(batch_index=batch_index, devices=devices, run_id=self._run_id)
         # A hook with no implementation is not called per device (it costs ~2 us each).
         device_end = hook.on_device_end if hook.on_device_end.get_hookimpls() else None
-        inline = runner.inline
-        futures = None if inline else [runner.submit(d, io_batch) for d in devices]
         per_device = results.cpu_timing.per_device
         stop = False
         for position, device in enumerate(devices):
             device_id = device.device_id
             if stop:
-                if futures is not None:
-                    futures[position].cancel()
+                if cancel is not None:
+                    cancel(position)
                 results.skipped_devices.append(device_id)
                 continue
-            data_object = (
-                self.process_device(device, io_batch) if futures is None
-                else runner.result(device, io_batch, futures[position])
-            )
+            data_object = collect(position, device)
             results.add_device(data_object, device_id)
             per_device[device_id] = data_object.timings["cpu_total"]
             if device_end is not None:
                 device_end(device_id=device_id, data_object=data_object, run_id=self._run_id)
             if data_object.failed and self.config.stop_on_error:
                 stop = results.stopped_early = True
-        results.io_timing.extend(io_batch.timing)
-        results.cpu_timing.per_batch.append(
-            StageSpan(io_batch.batch_index, start, time.perf_counter() - self._t0, len(devices))
-        )
-        hook.on_batch_end(batch_index=io_batch.batch_index, results=results, run_id=self._run_id)
         return results
 
     # ------------------------------------------------------------------ batches
@@ -542,7 +624,7 @@ class Pipeline:
         _check_unique(devices)
         if self.config.executor != "threads":
             pipeline_blob(self, self.config.executor)  # fail before any work, naming the culprit
-        self._t0 = time.perf_counter()
+        self._t0, self._wall_t0 = time.perf_counter(), time.time()
         self._run_id = uuid.uuid4().hex[:12]
         logging.getLogger("meshinsights").setLevel(self.config.log_level)
         batches = _chunks(devices, self.config.batch_size)
@@ -553,50 +635,90 @@ class Pipeline:
             self._run_id, len(devices), len(batches), self.config.io_max_workers,
             self.config.cpu_max_workers, "overlapped" if overlap else "sequential",
         )
-        workers = self.config.io_max_workers
-        prefetcher = self._prefetcher()
-        pending: deque[_FetchJob] = deque()
+        pending: deque[_FetchJob | _WorkerBatch] = deque()
         try:
-            with Stage2Runner(self) as cpu_runner, self._io_executor() as io_pool, \
-                    _switch_interval(self.config.gil_switch_interval if overlap else None):
-                next_batch = 0
-                while next_batch < len(batches) or pending:
-                    # Keep the I/O workers fed `ahead` batches past the one in Stage 2.
-                    while next_batch < len(batches) and len(pending) <= ahead:
-                        pending.append(
-                            _FetchJob(next_batch, batches[next_batch])
-                            .start(io_pool, workers, self.fetch_device, prefetcher)
-                        )
-                        next_batch += 1
-                    job = pending.popleft()
-                    index, batch = job.index, job.devices
-                    waited = time.perf_counter()
-                    io_batch = self._collect_io(index, job.wait(self.config.io_timeout, self._abandon))
-                    waited = time.perf_counter() - waited
-                    results = self._stage2(io_batch, batch, cpu_runner)
-                    results.cpu_waited_for_io = waited
-                    if results.stopped_early:
-                        for rest_job in pending:
-                            rest_job.cancel()
-                        results.skipped_devices.extend(
-                            d.device_id for rest_job in pending for d in rest_job.devices
-                        )
-                        results.skipped_devices.extend(
-                            d.device_id for rest in batches[next_batch:] for d in rest
-                        )
-                        pending.clear()
-                        logger.warning(
-                            "run %s stopped on error after batch %d (%d devices skipped)",
-                            self._run_id, index, len(results.skipped_devices),
-                        )
-                        yield results
-                        return
-                    yield results
+            if self.config.fetch_in_workers:
+                yield from self._batches_in_workers(batches, ahead, pending)
+            else:
+                yield from self._batches_here(batches, ahead, overlap, pending)
         finally:
             for rest_job in pending:
                 rest_job.cancel()
             if self.config.cleanup_connections:
                 PluginManager.cleanup()
+
+    def _batches_here(
+        self, batches: Sequence[Sequence[DeviceUnit]], ahead: int, overlap: bool,
+        pending: deque[_FetchJob | _WorkerBatch],
+    ) -> Generator[BatchResults, None, None]:
+        """Stage 1 on this process's I/O threads, Stage 2 on the executor."""
+        workers = self.config.io_max_workers
+        prefetcher = self._prefetcher()
+        with Stage2Runner(self) as cpu_runner, self._io_executor() as io_pool, \
+                _switch_interval(self.config.gil_switch_interval if overlap else None):
+            next_batch = 0
+            while next_batch < len(batches) or pending:
+                # Keep the I/O workers fed `ahead` batches past the one in Stage 2.
+                while next_batch < len(batches) and len(pending) <= ahead:
+                    pending.append(
+                        _FetchJob(next_batch, batches[next_batch])
+                        .start(io_pool, workers, self.fetch_device, prefetcher)
+                    )
+                    next_batch += 1
+                job = pending.popleft()
+                assert isinstance(job, _FetchJob)
+                waited = time.perf_counter()
+                io_batch = self._collect_io(job.index, job.wait(self.config.io_timeout, self._abandon))
+                waited = time.perf_counter() - waited
+                results = self._stage2(io_batch, job.devices, cpu_runner)
+                results.cpu_waited_for_io = waited
+                yield self._skip_rest(results, job.index, pending, batches[next_batch:])
+                if results.stopped_early:
+                    return
+
+    def _batches_in_workers(
+        self, batches: Sequence[Sequence[DeviceUnit]], ahead: int,
+        pending: deque[_FetchJob | _WorkerBatch],
+    ) -> Generator[BatchResults, None, None]:
+        """Both stages of every device in the executor's workers (``fetch_in_workers``).
+
+        ``ahead`` batches past the one being collected are already submitted,
+        so no worker idles at a batch boundary; one worker's fetch overlaps
+        another's processors.
+        """
+        with Stage2Runner(self) as runner:
+            next_batch = 0
+            while next_batch < len(batches) or pending:
+                while next_batch < len(batches) and len(pending) <= ahead:
+                    devices = batches[next_batch]
+                    pending.append(_WorkerBatch(
+                        next_batch, devices, [runner.submit(device, None) for device in devices]
+                    ))
+                    next_batch += 1
+                batch = pending.popleft()
+                assert isinstance(batch, _WorkerBatch)
+                results = self._collect_from_workers(batch.index, batch.devices, batch.futures, runner)
+                yield self._skip_rest(results, batch.index, pending, batches[next_batch:])
+                if results.stopped_early:
+                    return
+
+    def _skip_rest(
+        self, results: BatchResults, index: int, pending: deque[_FetchJob | _WorkerBatch],
+        rest: Sequence[Sequence[DeviceUnit]],
+    ) -> BatchResults:
+        """After a ``stop_on_error`` stop: cancel what is queued and list every device skipped."""
+        if not results.stopped_early:
+            return results
+        for job in pending:
+            job.cancel()
+        results.skipped_devices.extend(d.device_id for job in pending for d in job.devices)
+        results.skipped_devices.extend(d.device_id for devices in rest for d in devices)
+        pending.clear()
+        logger.warning(
+            "run %s stopped on error after batch %d (%d devices skipped)",
+            self._run_id, index, len(results.skipped_devices),
+        )
+        return results
 
     # ------------------------------------------------------------------ helpers
     def _io_executor(self) -> Executor:

@@ -47,6 +47,14 @@ class PipelineConfig:
     #: ``dask`` (a LocalCluster for the run, or the cluster at ``dask_scheduler``).
     executor: str = attrs.field(default="threads", validator=v.in_(("threads", "processes", "dask")))
     dask_scheduler: str | None = None
+    #: With ``processes`` or ``dask``: each worker runs both stages of its
+    #: devices (fetch, normalize, processors) and sends back only the data
+    #: object, so no normalized frame crosses a process boundary and Stage 1's
+    #: Python work (normalization) runs on every core, not in this process.
+    #: Devices are fetched one by one (no batched queries) and ``io_timeout``
+    #: bounds a device's whole task together with ``cpu_time_limit``. The
+    #: connectors must be installed where the workers run.
+    fetch_in_workers: bool = attrs.field(default=False)
     #: Seconds one device's Stage 1 (fetch and normalize) may take before it is
     #: abandoned as failed; its thread is replaced. None: wait as long as it takes.
     io_timeout: float | None = attrs.field(default=None, validator=v.optional(v.gt(0)))
@@ -55,3 +63,11 @@ class PipelineConfig:
     cpu_time_limit: float | None = attrs.field(
         default=None, validator=v.optional(v.gt(0))
     )
+
+    @fetch_in_workers.validator
+    def _check_fetch_in_workers(self, _: attrs.Attribute[bool], value: bool) -> None:
+        if value and self.executor == "threads":
+            raise ValueError(
+                'fetch_in_workers needs executor = "processes" or "dask" (threads already share '
+                "this process with Stage 1)"
+            )

@@ -78,6 +78,7 @@ def prepare_run(path: str | Path, *, log_level: str | None = None) -> PreparedRu
             queue_size=section.queue_size,
             executor=section.executor,
             dask_scheduler=section.dask_scheduler,
+            fetch_in_workers=section.fetch_in_workers,
             batch_fetch=section.batch_fetch,
             cpu_time_limit=section.cpu_time_limit,
             io_timeout=section.io_timeout,

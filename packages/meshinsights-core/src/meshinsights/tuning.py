@@ -60,6 +60,8 @@ def tuning_advice(results: BatchResults, config: PipelineConfig) -> TuningAdvice
     io_idle = max(0.0, config.io_max_workers * wall - io_busy)
     reasons: list[str] = []
     cores = os.cpu_count() or 1
+    if config.fetch_in_workers:
+        return _workers_advice(results, config, report, devices, cores)
 
     cpu_workers, executor = config.cpu_max_workers, config.executor
     # Threads share one GIL: pure-Python Stage 2 work saturates at about one core.
@@ -90,17 +92,7 @@ def tuning_advice(results: BatchResults, config: PipelineConfig) -> TuningAdvice
     else:
         io_workers = config.io_max_workers
 
-    batches = max(1, len(results.io_timing.per_batch))
-    batch_size = config.batch_size
-    if batches < 4 * (config.queue_size + 1) and devices >= 8:
-        batch_size = max(1, devices // (4 * (config.queue_size + 1)))
-        if batch_size < config.batch_size:
-            reasons.append(
-                f"only {batches} batches: smaller batches overlap the stages sooner "
-                "(the first batch's fetch is never hidden)"
-            )
-        else:
-            batch_size = config.batch_size
+    batch_size = _batch_size(results, config, devices, reasons)
     if not reasons:
         reasons.append("both stages kept up with each other; the settings fit this workload")
     cpu_load = cpu_busy / usable
@@ -112,3 +104,57 @@ def tuning_advice(results: BatchResults, config: PipelineConfig) -> TuningAdvice
         bottleneck=bottleneck, io_max_workers=io_workers, cpu_max_workers=cpu_workers,
         executor=executor, batch_size=batch_size, reasons=tuple(reasons),
     )
+
+
+def _workers_advice(
+    results: BatchResults, config: PipelineConfig, report: dict[str, float], devices: int, cores: int
+) -> TuningAdvice:
+    """``fetch_in_workers``: one pool of workers does both stages; size it for their mix.
+
+    While a worker waits on its fetch its core is free, so when fetching takes
+    longer than processing, more workers than cores keep the cores busy.
+    """
+    io_busy, cpu_busy, wall = report["io_busy_s"], report["cpu_busy_s"], max(report["wall_time_s"], 1e-9)
+    workers = config.cpu_max_workers
+    busy = (io_busy + cpu_busy) / (wall * workers)
+    reasons = [
+        f"fetch_in_workers: each of the {workers} workers fetched and processed its devices "
+        f"(busy {busy:.0%} of the run); io_max_workers is not used"
+    ]
+    io_ms, cpu_ms = 1000 * io_busy / devices, 1000 * cpu_busy / devices
+    wanted = workers
+    if io_busy > cpu_busy:
+        wanted = min(4 * cores, math.ceil(cores * (io_busy + cpu_busy) / max(cpu_busy, 1e-9)))
+        if wanted > workers:
+            reasons.append(
+                f"a device took {io_ms:.0f} ms to fetch and {cpu_ms:.0f} ms to process: more "
+                "workers than cores hide the fetches (or fetch_in_workers = false, with I/O threads)"
+            )
+        else:
+            wanted = workers
+    elif workers < cores:
+        wanted = cores
+        reasons.append(f"fetching and processing are CPU work here; use all {cores} cores")
+    batch_size = _batch_size(results, config, devices, reasons)
+    return TuningAdvice(
+        io_busy_s=round(io_busy, 3), cpu_busy_s=round(cpu_busy, 3),
+        cpu_waited_for_io_s=round(results.cpu_waited_for_io, 3), io_waited_for_cpu_s=0.0,
+        overlap_fraction=report["overlap_fraction"], bottleneck="io" if io_busy > cpu_busy else "cpu",
+        io_max_workers=config.io_max_workers, cpu_max_workers=wanted, executor=config.executor,
+        batch_size=batch_size, reasons=tuple(reasons),
+    )
+
+
+def _batch_size(results: BatchResults, config: PipelineConfig, devices: int, reasons: list[str]) -> int:
+    """Enough batches that the stages overlap early; adds its reason when it changes."""
+    batches = max(1, len(results.io_timing.per_batch))
+    if batches < 4 * (config.queue_size + 1) and devices >= 8:
+        batch_size = max(1, devices // (4 * (config.queue_size + 1)))
+        if batch_size < config.batch_size:
+            reasons.append(
+                f"only {batches} batches: smaller batches overlap the stages sooner "
+                "(the first batch's fetch is never hidden)"
+            )
+            return batch_size
+    return config.batch_size
+

@@ -3,13 +3,14 @@
 Module-level, so process pools and Dask workers can import them. A device
 asks for a fault through its parameters: ``{"fault": "exit"}`` kills the
 worker process, ``{"fault": "sleep", "seconds": 30}`` runs past time limits,
-``{"fault": "raise"}`` raises.
+``{"fault": "raise"}`` raises; ``{"fault": "fetch"}`` makes the source raise.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,9 +32,16 @@ class SyntheticSource(DataSource):
         return "values"
 
     def fetch(self) -> pd.DataFrame:
+        if self.device.parameters.get("fault") == "fetch":
+            raise ConnectionError("injected fetch failure")
+        self.fetched_in = os.getpid()
         rows = int(self.device.parameters.get("rows", 100))
         seed = sum(self.device.device_id.encode())
         return pd.DataFrame({"value": np.random.default_rng(seed).normal(10.0, 1.0, rows)})
+
+    def get_metadata(self) -> dict[str, Any]:
+        """The usual metadata and the process that fetched (which executors check)."""
+        return {**super().get_metadata(), "pid": getattr(self, "fetched_in", None)}
 
 
 class SummarizeValues(Processor):
