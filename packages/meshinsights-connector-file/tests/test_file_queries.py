@@ -189,3 +189,47 @@ def test_a_parquet_file_rewritten_between_queries_is_read_again(
     after = connector.execute_query(query, {"d": "dev-01"})
     assert after["n"].tolist() == [72]
     assert after["top"].tolist() == [999.0]
+
+
+# Every type the Arrow path takes, with and without NULLs, next to text columns.
+_TYPED_ROWS = """
+SELECT * FROM (VALUES
+  (1::INTEGER, NULL::INTEGER, 1.5::DOUBLE, 2.25::DECIMAL(10, 2), DATE '2024-01-02',
+   TIMESTAMP '2024-01-02 03:04:05.123456', TIMESTAMPTZ '2024-01-02 03:04:05.123456+00',
+   'Zürich', true, NULL::BOOLEAN, INTERVAL 3 MINUTE, 5::BIGINT, 7::UTINYINT, 1.5::FLOAT,
+   TIMESTAMP_NS '2024-01-02 03:04:05.123456789', 3::SMALLINT, NULL::VARCHAR),
+  (2, 3, NULL, NULL, NULL, NULL, NULL, NULL, false, true, NULL, NULL, NULL, NULL, NULL, NULL, 'x')
+) t(i, i_null, d, dec, dt, ts, tstz, s, b, b_null, iv, bi, ut, f, tsns, si, s_null)
+WHERE i >= $min
+"""
+
+
+@pytest.mark.parametrize("query", [
+    _TYPED_ROWS,
+    "SELECT device_id, timestamp, power_kw, site FROM power WHERE device_id = $d",
+])
+def test_text_columns_through_arrow_keep_every_type_of_duckdb_df(
+    file_config: dict[str, Any], query: str
+) -> None:
+    import duckdb
+
+    connector = PluginManager.get_plugin("file", **file_config)
+    parameters = {"min": 0} if "$min" in query else {"d": "dev-01"}
+    frame = connector.execute_query(query, parameters)
+    _, cursor = connector.connect()
+    expected = cursor.execute(query, parameters).df()  # DuckDB's own conversion
+    assert isinstance(cursor, duckdb.DuckDBPyConnection)
+    assert len(frame) > 0
+    pd.testing.assert_frame_equal(frame, expected)
+    text = [c for c in frame.columns if c in ("s", "s_null", "device_id", "site")]
+    assert text and all(frame[c].dtype == "str" for c in text)
+
+
+def test_types_outside_the_arrow_path_go_through_duckdb_df(file_config: dict[str, Any]) -> None:
+    connector = PluginManager.get_plugin("file", **file_config)
+    frame = connector.execute_query(
+        "SELECT 'x'::ENUM('x', 'y') AS e, 'a' AS s, '00000000-0000-0000-0000-000000000001'::UUID AS u"
+    )
+    assert isinstance(frame["e"].dtype, pd.CategoricalDtype)
+    assert str(frame.loc[0, "u"]) == "00000000-0000-0000-0000-000000000001"
+    assert frame.loc[0, "s"] == "a"

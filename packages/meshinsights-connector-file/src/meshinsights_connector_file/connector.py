@@ -23,6 +23,7 @@ import pandas as pd
 from meshinsights.connectors import DBConnector, QueryParameters
 from meshinsights.errors import ConnectorError
 from meshinsights_connector_file.errors import translate
+from meshinsights_connector_file.frames import relation_to_frame
 from meshinsights_connector_file.settings import FileSettings, parse_settings
 
 #: Statement types a query may hold: the connector only reads.
@@ -115,7 +116,9 @@ class FileConnector(DBConnector):
                     "file connector: a query must be exactly one SELECT (or EXPLAIN) "
                     f"statement; got {kinds}"
                 )
-            return cursor.execute(query, values).df()
+            if statements[0].type != duckdb.StatementType.SELECT:
+                return cursor.execute(query, values).df()
+            return relation_to_frame(cursor.sql(query, params=values), cursor)
         except duckdb.Error as exc:
             raise translate(exc, self._settings.root, "query") from None
 
