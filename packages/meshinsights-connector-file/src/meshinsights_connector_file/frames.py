@@ -45,14 +45,17 @@ def relation_to_frame(
 ) -> pd.DataFrame:
     """The relation's rows as a DataFrame (the query runs here)."""
     names, types = relation.columns, [str(t) for t in relation.types]
+    frame: pd.DataFrame
     if not all(map(_checked, types)) or len(set(names)) != len(names):
-        return relation.df()
+        frame = relation.df()
+        return frame
     table = relation.to_arrow_table()
     direct = [i for i, name in enumerate(types) if _direct(name, table.column(i))]
     if len(direct) == len(names):
-        return table.to_pandas()
+        frame = table.to_pandas()
+        return frame
     others = [i for i in range(len(names)) if i not in set(direct)]
-    converted = cursor.from_arrow(table.select(others)).df()
+    frame = cursor.from_arrow(table.select(others)).df()
     if direct:
-        converted = pd.concat([converted, table.select(direct).to_pandas()], axis=1)
-    return converted[names]
+        frame = pd.concat([frame, table.select(direct).to_pandas()], axis=1)
+    return frame[names]
