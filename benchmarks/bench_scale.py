@@ -9,7 +9,11 @@ measured in this one run:
              fetched beforehand, worker pool started, devices sent through
              the same ``Stage2Runner`` the pipeline uses), and inside a whole
              ``iter_batches`` run (devices / union of the Stage 2 spans).
-             Target >= 1.7x.
+             Then whole runs, steady-state devices/s (after the first batch,
+             so a pool's start-up is left out): threads x1, processes x2
+             with Stage 1 here, and processes x2 with ``fetch_in_workers``
+             (both stages in the workers, only results come back).
+             Target >= 1.7x, judged on the last against threads x1.
 (b) dask     whole-run wall time on ``dask`` (a 2-worker LocalCluster started
              by the runner, and one started beforehand and passed by
              ``dask_scheduler``) against ``processes`` with 2 workers.
