@@ -593,7 +593,7 @@ def run_parts(args: argparse.Namespace, tmp: Path) -> None:
     a_size = (6, 2) if quick else (60, 30)
     if args.only in (None, "a"):
         reproduce("a", quick)
-        bench_stage2(fleet_a, *a_size, repeats=1 if quick else 2)
+        bench_stage2(fleet_a, *a_size, repeats=1 if quick else 3)
     if args.only in (None, "b"):
         reproduce("b", quick)
         bench_dask(fleet_a, *a_size, repeats=1 if quick else 2)

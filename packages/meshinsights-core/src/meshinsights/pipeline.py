@@ -631,8 +631,10 @@ class Pipeline:
         ahead = self.config.queue_size if overlap else 0
         self._hook().on_run_start(config=self.config, devices=devices, run_id=self._run_id)
         logger.info(
-            "run %s: %d devices in %d batches (io workers %d, cpu workers %d, %s)",
-            self._run_id, len(devices), len(batches), self.config.io_max_workers,
+            "run %s: %d devices in %d batches (%s, cpu workers %d, %s)",
+            self._run_id, len(devices), len(batches),
+            "fetching in the workers" if self.config.fetch_in_workers
+            else f"io workers {self.config.io_max_workers}",
             self.config.cpu_max_workers, "overlapped" if overlap else "sequential",
         )
         pending: deque[_FetchJob | _WorkerBatch] = deque()
