@@ -165,3 +165,10 @@ THRESHOLDS_SCHEMA = FastSchema(
     },
     name="baseline/thresholds_table",
 )
+
+# Pickled by name (see FastSchema.publish): they travel with every data object.
+for _name in __all__:
+    if isinstance(globals()[_name], FastSchema):
+        globals()[_name].publish(__name__, _name)
+del _name
+

@@ -15,6 +15,8 @@ per row, is what counts (pandera's own is about a millisecond per column).
 from __future__ import annotations
 
 import contextlib
+import copy
+import importlib
 import operator
 from collections.abc import Callable
 from typing import Any
@@ -355,10 +357,51 @@ class _Plan:
 
 
 _PLANS: dict[int, _Plan] = {}
+#: id of a module-level schema -> (module, name): they live as long as their module.
+_PUBLISHED: dict[int, tuple[str, str]] = {}
+
+
+def published_schema(module: str, name: str) -> FastSchema:
+    """The module-level schema ``module.name``: how a published schema is unpickled."""
+    schema = getattr(importlib.import_module(module), name)
+    if not isinstance(schema, FastSchema):
+        raise TypeError(f"{module}.{name} is not a FastSchema")
+    return schema
 
 
 class FastSchema(pa.DataFrameSchema):  # type: ignore[misc]
-    """A pandera DataFrameSchema with a vectorized pre-check (see the module docstring)."""
+    """A pandera DataFrameSchema with a vectorized pre-check (see the module docstring).
+
+    A schema published under a module-level name (:meth:`publish`) pickles as
+    that name: every data object sent to or from a worker process carries its
+    artifacts' schemas, and by value they cost about 1 ms per device there and
+    back. Copies (``copy.copy``, ``deepcopy``, pandera's ``add_columns`` and
+    the like) are ordinary, unpublished schemas.
+    """
+
+    def publish(self, module: str, name: str) -> None:
+        """Pickle this schema as ``module.name``, which must be this very object."""
+        if getattr(importlib.import_module(module), name, None) is not self:
+            raise ValueError(f"{module}.{name} is not this schema")
+        _PUBLISHED[id(self)] = (module, name)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        published = _PUBLISHED.get(id(self))
+        if published is not None:
+            return (published_schema, published)
+        return super().__reduce_ex__(protocol)
+
+    # Copies are new, unpublished schemas (pickling by name would hand back this one).
+    def __copy__(self) -> FastSchema:
+        clone = type(self).__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        return clone
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FastSchema:
+        clone = type(self).__new__(type(self))
+        memo[id(self)] = clone
+        clone.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return clone
 
     @classmethod
     def get_backend(cls, check_obj: Any = None, check_type: Any = None) -> Any:
