@@ -90,7 +90,11 @@ def prepare_run(path: str | Path, *, log_level: str | None = None) -> PreparedRu
 
 
 def _resolve_connection_paths(config: RunConfig, plugin: str | None) -> RunConfig:
-    """Relative paths in ``[connection]`` are relative to the config file's folder."""
+    """Relative paths in ``[connection]`` are relative to the config file's folder.
+
+    They become absolute: with ``fetch_in_workers`` they are opened by worker
+    processes whose working directory may be another one (a Dask worker's).
+    """
     if plugin is None:
         return config
     keys = getattr(PluginManager.connector_class(plugin), "path_keys", ())
@@ -98,7 +102,7 @@ def _resolve_connection_paths(config: RunConfig, plugin: str | None) -> RunConfi
     for key in keys:
         value = connection.get(key)
         if isinstance(value, str) and value:
-            connection[key] = str(config.resolve(value))
+            connection[key] = str(config.resolve(value).absolute())
     return attrs.evolve(config, connection=connection)
 
 
