@@ -53,6 +53,7 @@ import warnings
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -204,6 +205,45 @@ def stage2_alone(
         return wall, cpu_seconds_with_children() - cpu, status
 
 
+def _echo(blob: bytes) -> bytes:
+    return blob
+
+
+def _best_ms(work: Any, times: int = 20) -> float:
+    best = float("inf")
+    for _ in range(times):
+        started = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - started)
+    return best * 1e3
+
+
+def transfer_costs(pipeline: Pipeline, batch: IOBatch, device: DeviceUnit) -> None:
+    """What moving one device costs: pickling its payload and data object, and the pipes."""
+    import multiprocessing
+    import pickle
+    from concurrent.futures import ProcessPoolExecutor
+
+    payload = batch.for_device(device.device_id)
+    data_object = pipeline.process_device(device, batch)
+    for name, value in (("normalized data out", payload), ("data object back", data_object)):
+        blob = pickle.dumps(value, protocol=5)
+        dump_ms = _best_ms(partial(pickle.dumps, value, protocol=5))
+        load_ms = _best_ms(partial(pickle.loads, blob))
+        print(f"  {name:<20} {len(blob) / 1e6:.2f} MB: pickle {dump_ms:.2f} ms, "
+              f"unpickle {load_ms:.2f} ms")
+    blob = b"x" * len(pickle.dumps(data_object, protocol=5))
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool.submit(_echo, b"").result()
+        rounds = 100
+        cpu, started = cpu_seconds_with_children(), time.perf_counter()
+        for future in [pool.submit(_echo, blob) for _ in range(rounds)]:
+            future.result()
+        wall, cpu = time.perf_counter() - started, cpu_seconds_with_children() - cpu
+    print(f"  the same number of raw bytes to a pool worker and back: {cpu / rounds * 1e3:.2f} ms of "
+          f"CPU, {wall / rounds * 1e3:.2f} ms wall per round trip (pipes, no pickling)")
+
+
 def bench_stage2(root: Path, n: int, days: int, repeats: int, batch_size: int = 10) -> bool:
     print(f"## (a) Stage 2 throughput: processes x2 vs threads x1, HVAC demo fleet of {n} devices"
           f" x {days} days (file connector), batch_size={batch_size}, best of {repeats}")
@@ -233,6 +273,9 @@ def bench_stage2(root: Path, n: int, days: int, repeats: int, batch_size: int = 
             run = run_stream(Pipeline.from_solution(SOLUTION, fetching), devices)
             check_same(f"{FETCHING}, whole run", run["status"], expected)
             runs[FETCHING].append(run)
+        print("What moving one device costs (best of 20):")
+        io_batch, chunk = batches[0]
+        transfer_costs(pipelines["threads x1"], io_batch, chunk[-1])
     del batches
     print(f"{'executor':<13} {'Stage 2 alone':>14} {'dev/s':>7} {'CPU ms/dev':>11} "
           f"{'cores got':>10} | whole run: {'wall':>7} {'Stage 2 span':>13} {'dev/s (span)':>13} "

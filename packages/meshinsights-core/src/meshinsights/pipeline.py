@@ -520,11 +520,15 @@ class Pipeline:
                 io_batch.batch_index, devices, lambda _, device: self.process_device(device, io_batch)
             )
         else:
-            futures = [runner.submit(d, io_batch) for d in devices]
+            futures: list[Any] = []
+
+            def collect(position: int, device: DeviceUnit) -> PipelineDataObject:
+                if not futures:  # submitted after on_batch_start, all at once
+                    futures.extend(runner.submit(d, io_batch) for d in devices)
+                return runner.result(device, io_batch, futures[position])
+
             results = self._consume(
-                io_batch.batch_index, devices,
-                lambda position, device: runner.result(device, io_batch, futures[position]),
-                lambda position: futures[position].cancel(),
+                io_batch.batch_index, devices, collect, lambda position: futures[position].cancel()
             )
         results.io_timing.extend(io_batch.timing)
         results.cpu_timing.per_batch.append(

@@ -14,6 +14,7 @@ optional stage 2, a fan overrun and an off period), expanded with
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -292,19 +293,30 @@ def generate_fleet_frames(
     return parts[0]
 
 
-def _write_parquet(power: pd.DataFrame, path: Path) -> None:
-    """One row group per device, as a compaction job sorted by device writes them.
+#: Rows per Parquet row group: DuckDB's own default, and what compaction jobs aim for.
+ROW_GROUP_ROWS = 122_880
 
-    A query for one device then reads only its own row group (DuckDB skips the
-    others by their statistics) instead of every device of the file.
+
+def _write_parquet(power: pd.DataFrame, path: Path) -> None:
+    """Row groups of whole devices, about ``ROW_GROUP_ROWS`` rows each.
+
+    This is how a compaction job sorted by device writes them: a query for a
+    few devices reads only their row groups (DuckDB skips the others by their
+    statistics). Much smaller groups cost every query more to prune than they
+    save once a fleet has thousands of files (measured in
+    ``benchmarks/README.md``, Scale (d)).
     """
     table = pa.Table.from_pandas(power, preserve_index=False)
     device = power["control_id"].to_numpy()
     starts = np.flatnonzero(np.r_[True, device[1:] != device[:-1]])
-    stops = np.r_[starts[1:], len(power)]
+    bounds = [0]
+    for start in starts[1:]:
+        if start - bounds[-1] >= ROW_GROUP_ROWS:
+            bounds.append(int(start))
+    bounds.append(len(power))
     with pq.ParquetWriter(path, table.schema) as writer:
-        for start, stop in zip(starts, stops, strict=True):
-            writer.write_table(table.slice(start, stop - start))
+        for start, stop in itertools.pairwise(bounds):
+            writer.write_table(table.slice(start, stop - start), row_group_size=stop - start)
 
 
 def generate_fleet(
