@@ -559,9 +559,19 @@ def fleet_case(root: Path, batch_size: int, io_workers: int) -> dict[str, float]
         for batch in pipeline.iter_batches(devices):
             done += len(batch.device_results)
         wall = time.perf_counter() - started
+        # What one batch's query (and split) costs at this fleet size, the files being in cache.
+        probe = devices[:batch_size]
+        query_s = min(_seconds(partial(pipeline.prefetch_batch, probe)) for _ in range(5))
     if done != len(devices):
         raise SystemExit(f"only {done} of {len(devices)} devices came back")
-    return {"devices": done, "wall": wall, "peak_mib": peak_rss_mib(), "before_mib": before}
+    return {"devices": done, "wall": wall, "peak_mib": peak_rss_mib(), "before_mib": before,
+            "query_ms": query_s * 1e3}
+
+
+def _seconds(work: Any) -> float:
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
 
 
 def run_fleet_case(root: Path, batch_size: int, io_workers: int) -> dict[str, float]:
@@ -582,7 +592,7 @@ def bench_fleet(
           f"io_max_workers={io_workers}, batch_size={batch_size}, file connector, "
           "a fresh process per size")
     print(f"{'devices':>8} {'generate':>9} {'run':>9} {'dev/s':>7} {'peak RSS':>10} "
-          f"{'after imports':>14}")
+          f"{'after imports':>14} {'files':>6} {'one batch query':>16}")
     cases: dict[int, dict[str, float]] = {}
     todo = list(sizes)
     while todo:
@@ -604,9 +614,10 @@ def bench_fleet(
         case = run_fleet_case(root, batch_size, io_workers)
         case["generate"] = generated
         cases[n] = case
+        files = len(list((root / "power").glob("part-*")))
         print(f"{n:>8,} {generated:>7.1f} s {case['wall']:>7.1f} s "
               f"{n / case['wall']:>7.1f} {case['peak_mib']:>6.1f} MiB "
-              f"{case['before_mib']:>10.1f} MiB", flush=True)
+              f"{case['before_mib']:>10.1f} MiB {files:>6} {case['query_ms']:>13.0f} ms", flush=True)
         for old in (root / "power").glob("part-*"):
             old.unlink()  # keep the disk use to one fleet at a time
     small, large = min(cases), max(cases)
