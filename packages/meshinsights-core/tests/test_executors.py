@@ -7,10 +7,16 @@ import os
 import pandas as pd
 import pytest
 
-from meshinsights import DeviceUnit, Pipeline, PipelineConfig
+from meshinsights import DeviceUnit, Pipeline, PipelineConfig, PluginManager
 from meshinsights.errors import ConfigError
 from meshinsights.testing import isolated_host
-from meshinsights.testing.faults import faulty_processors, no_normalizers, synthetic_sources
+from meshinsights.testing.faults import (
+    SyntheticConnector,
+    connector_sources,
+    faulty_processors,
+    no_normalizers,
+    synthetic_sources,
+)
 
 
 def _pipeline(**config: object) -> Pipeline:
@@ -156,3 +162,22 @@ def test_fetch_in_workers_stop_on_error_skips_the_rest() -> None:
     assert results.failed_devices == ["bad"]
     assert sorted(results.successful_devices) == ["d00", "d01"]
     assert set(results.skipped_devices) == {d.device_id for d in DEVICES[2:]}
+
+
+def test_fetch_in_workers_sends_connectors_registered_here_to_the_workers() -> None:
+    devices = [DeviceUnit(f"c{i}", {"rows": 20 + i, "connector": "synthetic"}) for i in range(4)]
+    PluginManager.register_plugin("synthetic", SyntheticConnector)
+    try:
+        results = Pipeline(
+            connector_sources, no_normalizers, faulty_processors,  # type: ignore[arg-type]
+            config=PipelineConfig(executor="processes", cpu_max_workers=2, fetch_in_workers=True),
+        ).run_producer_consumer(devices)
+    finally:
+        PluginManager.unregister_plugin("synthetic")
+    assert sorted(results.successful_devices) == [d.device_id for d in devices], [
+        m.message for o in results.device_results.values() for m in o.errors
+    ]
+    for device in devices:
+        data_object = results.device_results[device.device_id]
+        assert data_object.data_sources["values"]["pid"] != os.getpid()
+        assert data_object.get_artifact("values/table").loc["count", "value"] == device.parameters["rows"]

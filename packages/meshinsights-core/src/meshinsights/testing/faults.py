@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from meshinsights.connectors import DBConnector, QueryParameters
 from meshinsights.data_object import PipelineDataObject
 from meshinsights.data_source import DataSource
 from meshinsights.device import DeviceUnit
@@ -42,6 +43,44 @@ class SyntheticSource(DataSource):
     def get_metadata(self) -> dict[str, Any]:
         """The usual metadata and the process that fetched (which executors check)."""
         return {**super().get_metadata(), "pid": getattr(self, "fetched_in", None)}
+
+
+class SyntheticConnector(DBConnector):
+    """A connector a test registers by hand (``PluginManager.register_plugin``), never discovered.
+
+    ``execute_query("values", {"rows": n, "seed": s})`` returns ``n`` values, as
+    :class:`SyntheticSource` makes them itself.
+    """
+
+    def connect(self) -> tuple[Any, Any]:
+        return self, None
+
+    def execute_query(self, query: str, parameters: QueryParameters = None) -> pd.DataFrame:
+        values = dict(parameters or {})
+        rng = np.random.default_rng(int(values["seed"]))
+        return pd.DataFrame({"value": rng.normal(10.0, 1.0, int(values["rows"]))})
+
+    def disconnect(self) -> None:
+        return None
+
+
+class ConnectorSource(SyntheticSource):
+    """:class:`SyntheticSource`'s values fetched through the connector named ``connector``."""
+
+    def __init__(self, device: DeviceUnit) -> None:
+        DataSource.__init__(self, "values", str(device.parameters["connector"]))
+        self.device = device
+
+    def fetch(self) -> pd.DataFrame:
+        self.fetched_in = os.getpid()
+        rows = int(self.device.parameters.get("rows", 100))
+        return self.plugin.execute_query(
+            "values", {"rows": rows, "seed": sum(self.device.device_id.encode())}
+        )
+
+
+def connector_sources(device: DeviceUnit) -> dict[str, DataSource]:
+    return {"values": ConnectorSource(device)}
 
 
 class SummarizeValues(Processor):
