@@ -197,7 +197,8 @@ class Stage2Runner:
     and its limit is ``io_timeout`` plus ``cpu_time_limit``.
     """
 
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, pipeline: Pipeline, blob: bytes | None = None) -> None:
+        """``blob``: the run's ``pipeline_blob`` when the caller made it already."""
         config = pipeline.config
         self.pipeline = pipeline
         self.kind = config.executor
@@ -207,7 +208,7 @@ class Stage2Runner:
         if config.fetch_in_workers and config.io_timeout is not None:
             self.limit = config.io_timeout + (config.cpu_time_limit or 0.0)
             self._limit_name = "time limit (io_timeout + cpu_time_limit)"
-        self._blob = b""
+        self._blob = blob or b""
         self._pool: Executor | None = None
         self._context: Any = None
         #: Retry rounds after a broken pool / stopped worker, for the tuning report.
@@ -220,7 +221,7 @@ class Stage2Runner:
         return self.kind == "threads" and self.workers == 1 and self.limit is None
 
     def __enter__(self) -> Stage2Runner:
-        if self.kind != "threads":
+        if self.kind != "threads" and not self._blob:
             self._blob = pipeline_blob(self.pipeline, self.kind)
         if not self.inline:
             self._open()

@@ -626,10 +626,10 @@ class Pipeline:
         """
         devices = list(devices)
         _check_unique(devices)
-        if self.config.executor != "threads":
-            pipeline_blob(self, self.config.executor)  # fail before any work, naming the culprit
         self._t0, self._wall_t0 = time.perf_counter(), time.time()
         self._run_id = uuid.uuid4().hex[:12]
+        # Pickled once, before any work (failing names the culprit), with this run's clock.
+        blob = pipeline_blob(self, self.config.executor) if self.config.executor != "threads" else None
         logging.getLogger("meshinsights").setLevel(self.config.log_level)
         batches = _chunks(devices, self.config.batch_size)
         ahead = self.config.queue_size if overlap else 0
@@ -644,9 +644,9 @@ class Pipeline:
         pending: deque[_FetchJob | _WorkerBatch] = deque()
         try:
             if self.config.fetch_in_workers:
-                yield from self._batches_in_workers(batches, ahead, pending)
+                yield from self._batches_in_workers(batches, ahead, pending, blob)
             else:
-                yield from self._batches_here(batches, ahead, overlap, pending)
+                yield from self._batches_here(batches, ahead, overlap, pending, blob)
         finally:
             for rest_job in pending:
                 rest_job.cancel()
@@ -655,12 +655,12 @@ class Pipeline:
 
     def _batches_here(
         self, batches: Sequence[Sequence[DeviceUnit]], ahead: int, overlap: bool,
-        pending: deque[_FetchJob | _WorkerBatch],
+        pending: deque[_FetchJob | _WorkerBatch], blob: bytes | None,
     ) -> Generator[BatchResults, None, None]:
         """Stage 1 on this process's I/O threads, Stage 2 on the executor."""
         workers = self.config.io_max_workers
         prefetcher = self._prefetcher()
-        with Stage2Runner(self) as cpu_runner, self._io_executor() as io_pool, \
+        with Stage2Runner(self, blob) as cpu_runner, self._io_executor() as io_pool, \
                 _switch_interval(self.config.gil_switch_interval if overlap else None):
             next_batch = 0
             while next_batch < len(batches) or pending:
@@ -684,7 +684,7 @@ class Pipeline:
 
     def _batches_in_workers(
         self, batches: Sequence[Sequence[DeviceUnit]], ahead: int,
-        pending: deque[_FetchJob | _WorkerBatch],
+        pending: deque[_FetchJob | _WorkerBatch], blob: bytes | None,
     ) -> Generator[BatchResults, None, None]:
         """Both stages of every device in the executor's workers (``fetch_in_workers``).
 
@@ -692,7 +692,7 @@ class Pipeline:
         so no worker idles at a batch boundary; one worker's fetch overlaps
         another's processors.
         """
-        with Stage2Runner(self) as runner:
+        with Stage2Runner(self, blob) as runner:
             next_batch = 0
             while next_batch < len(batches) or pending:
                 while next_batch < len(batches) and len(pending) <= ahead:
