@@ -53,12 +53,18 @@ def test_run_batch_does_not_overlap_the_stages(fleet_factory: Factory) -> None:
 def test_io_workers_do_not_wait_at_batch_boundaries(fleet_factory: Factory) -> None:
     # I/O bound: 3 devices per batch on 2 workers, so one worker is free while the
     # other fetches a batch's last device; it must already be on the next batch.
+    # With 30 ms per device the schedule alternates: at boundaries 0->1 and 2->3 one
+    # worker starts the next batch 30 ms before the other ends this one; at 1->2 and
+    # 3->4 both finish together and the next batch starts at that moment (a tie that
+    # scheduling jitter decides). A runner that waited would start every batch at or
+    # after the previous one's end.
     fleet = fleet_factory(15, io_delay=0.03)
     pipeline = fleet.pipeline(batch_size=3, io_max_workers=2, queue_size=2)
     io, _ = spans(pipeline.run_producer_consumer(fleet.devices))
 
-    for k in range(len(io) - 1):
-        assert io[k + 1].start < io[k].end
+    gaps = [io[k + 1].start - io[k].end for k in range(len(io) - 1)]
+    assert all(gap < 0.01 for gap in gaps), gaps  # no boundary leaves a worker waiting
+    assert sum(gap < -0.015 for gap in gaps) >= 2, gaps  # the free worker is already ahead
 
 
 def test_queue_size_bounds_how_far_stage1_runs_ahead(fleet_factory: Factory) -> None:
