@@ -295,28 +295,77 @@ def generate_fleet_frames(
 
 #: Rows per Parquet row group: DuckDB's own default, and what compaction jobs aim for.
 ROW_GROUP_ROWS = 122_880
+#: Devices per written file: a compaction job's output (a week of 1,000 devices is ~50 MB
+#: of Parquet). A query opens every file its glob matches, so a fleet of many small files
+#: costs each query more than the rows it reads (``benchmarks/README.md``, Scale (d)).
+DEVICES_PER_FILE = 1000
 
 
-def _write_parquet(power: pd.DataFrame, path: Path) -> None:
-    """Row groups of whole devices, about ``ROW_GROUP_ROWS`` rows each.
+def _row_group_bounds(device: np.ndarray) -> list[int]:
+    """Starts of row groups of whole devices, each at least ``ROW_GROUP_ROWS`` rows
+    except the last (the rows not yet in a group)."""
+    bounds = [0]
+    if not len(device):
+        return bounds
+    starts = np.flatnonzero(np.r_[True, device[1:] != device[:-1]])
+    for start in starts[1:]:
+        if start - bounds[-1] >= ROW_GROUP_ROWS:
+            bounds.append(int(start))
+    return bounds
+
+
+class _ParquetFile:
+    """One Parquet file written part by part, in row groups of whole devices.
 
     This is how a compaction job sorted by device writes them: a query for a
     few devices reads only their row groups (DuckDB skips the others by their
     statistics). Much smaller groups cost every query more to prune than they
-    save once a fleet has thousands of files (measured in
-    ``benchmarks/README.md``, Scale (d)).
+    save once a fleet has thousands of them (``benchmarks/README.md``, Scale (d)).
     """
-    table = pa.Table.from_pandas(power, preserve_index=False)
-    device = power["control_id"].to_numpy()
-    starts = np.flatnonzero(np.r_[True, device[1:] != device[:-1]])
-    bounds = [0]
-    for start in starts[1:]:
-        if start - bounds[-1] >= ROW_GROUP_ROWS:
-            bounds.append(int(start))
-    bounds.append(len(power))
-    with pq.ParquetWriter(path, table.schema) as writer:
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._writer: pq.ParquetWriter | None = None
+        self._pending: list[pa.Table] = []
+
+    def append(self, power: pd.DataFrame) -> None:
+        self._pending.append(pa.Table.from_pandas(power, preserve_index=False))
+        if sum(len(t) for t in self._pending) < ROW_GROUP_ROWS:
+            return
+        table = pa.concat_tables(self._pending)
+        bounds = _row_group_bounds(table.column("control_id").to_numpy())
         for start, stop in itertools.pairwise(bounds):
-            writer.write_table(table.slice(start, stop - start), row_group_size=stop - start)
+            self._write(table.slice(start, stop - start))
+        self._pending = [table.slice(bounds[-1])]
+
+    def close(self) -> None:
+        rest = pa.concat_tables(self._pending) if self._pending else None
+        if rest is not None and (len(rest) or self._writer is None):
+            self._write(rest)
+        if self._writer is not None:
+            self._writer.close()
+
+    def _write(self, group: pa.Table) -> None:
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, group.schema)
+        self._writer.write_table(group, row_group_size=max(len(group), 1))
+
+
+class _CsvFile:
+    """One CSV file written part by part (UTC timestamps in ISO 8601)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._started = False
+
+    def append(self, power: pd.DataFrame) -> None:
+        text = power.assign(timestamp=power["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        text.to_csv(self.path, index=False, mode="a" if self._started else "w",
+                    header=not self._started)
+        self._started = True
+
+    def close(self) -> None:
+        pass
 
 
 def generate_fleet(
@@ -343,20 +392,25 @@ def generate_fleet(
     devices: list[pd.DataFrame] = []
     truth: list[pd.DataFrame] = []
     rows = 0
-    # Part by part: generating 1,000 devices holds no more than one part in memory.
-    for number, fleet in enumerate(_fleet_parts(n_devices, days, seed, start, DEVICES_PER_PART)):
-        path = power_dir / f"part-{number:05d}.{fmt}"
-        chunk = fleet.power
-        if fmt == "parquet":
-            _write_parquet(chunk, path)
-        else:
-            chunk.assign(timestamp=chunk["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(
-                path, index=False
-            )
-        parts.append(str(path))
+    sink: _ParquetFile | _CsvFile | None = None
+    in_file = 0
+    # Part by part: generating 1,000 devices holds no more than one part (and one
+    # row group) in memory; parts of whole devices are appended to the open file.
+    for fleet in _fleet_parts(n_devices, days, seed, start, DEVICES_PER_PART):
+        if sink is None or in_file + len(fleet.devices) > DEVICES_PER_FILE:
+            if sink is not None:
+                sink.close()
+            path = power_dir / f"part-{len(parts):05d}.{fmt}"
+            sink = _ParquetFile(path) if fmt == "parquet" else _CsvFile(path)
+            parts.append(str(path))
+            in_file = 0
+        sink.append(fleet.power)
+        in_file += len(fleet.devices)
         devices.append(fleet.devices)
         truth.append(fleet.ground_truth)
-        rows += len(chunk)
+        rows += len(fleet.power)
+    if sink is not None:
+        sink.close()
     device_table = pd.concat(devices, ignore_index=True)
     device_table.to_csv(out / "devices.csv", index=False)
     pd.concat(truth, ignore_index=True).to_csv(out / "ground_truth.csv", index=False)
