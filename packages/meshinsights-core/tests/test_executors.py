@@ -181,3 +181,41 @@ def test_fetch_in_workers_sends_connectors_registered_here_to_the_workers() -> N
         data_object = results.device_results[device.device_id]
         assert data_object.data_sources["values"]["pid"] != os.getpid()
         assert data_object.get_artifact("values/table").loc["count", "value"] == device.parameters["rows"]
+
+
+def test_a_local_cluster_starts_while_the_first_batches_are_fetched() -> None:
+    # Starting a LocalCluster (scheduler, worker processes) takes a second or more; the
+    # first fetch must not wait for it, as it does not wait for a process pool's workers.
+    results = _pipeline(executor="dask", cpu_max_workers=2).run_producer_consumer(DEVICES)
+    assert sorted(results.successful_devices) == sorted(d.device_id for d in DEVICES)
+    first_fetch = min(span.start for span in results.io_timing.per_batch)
+    assert first_fetch < 0.3, f"the first fetch started {first_fetch:.2f} s into the run"
+
+
+def test_a_local_cluster_that_cannot_start_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    import distributed
+
+    def no_cluster(**_: object) -> None:
+        raise OSError("no free port on 127.0.0.1")
+
+    monkeypatch.setattr(distributed, "LocalCluster", no_cluster)
+    with pytest.raises(OSError, match="no free port"):
+        _pipeline(executor="dask", cpu_max_workers=2).run_producer_consumer(DEVICES)
+
+
+def test_process_workers_spawn_when_the_run_starts() -> None:
+    from meshinsights.executors import Stage2Runner
+
+    with Stage2Runner(_pipeline(executor="processes", cpu_max_workers=2)) as runner:
+        pool = runner._executor()
+        assert len(pool._processes) == 2  # type: ignore[attr-defined]
+
+
+def test_dask_without_distributed_installed_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed
+    with pytest.raises(ConfigError, match=r'pip install "meshinsights-core\[dask\]"'):
+        _pipeline(executor="dask", cpu_max_workers=2).run_producer_consumer(DEVICES)

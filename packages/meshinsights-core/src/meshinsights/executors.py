@@ -12,15 +12,17 @@ object with Stage 1's metadata and timing.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import multiprocessing
 import pickle
+import threading
 import time
-from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from meshinsights.connectors import PluginManager
 from meshinsights.data_object import PipelineDataObject
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from meshinsights.results import IOBatch
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 EXECUTORS = ("threads", "processes", "dask")
 _PICKLED_PARTS = (
@@ -113,6 +116,11 @@ def worker_ready() -> bool:
     return _worker_pipeline is not None
 
 
+def warm_dask_worker(blob: bytes) -> bool:
+    """Unpickle the pipeline (importing its modules) before the worker's first device."""
+    return _pipeline_from_blob(blob) is not None
+
+
 def process_in_worker(device: DeviceUnit, io_batch: IOBatch) -> PipelineDataObject:
     """Stage 2 of one device in a process-pool worker."""
     assert _worker_pipeline is not None, "worker started without _init_process_worker"
@@ -152,14 +160,14 @@ def process_executor(workers: int, blob: bytes) -> Iterator[Executor]:
 
 
 @contextmanager
-def dask_executor(workers: int, scheduler: str | None) -> Iterator[Executor]:
-    """``distributed.Client.get_executor()`` on a given scheduler or a LocalCluster for the run."""
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:
-        raise ConfigError(
-            "executor = \"dask\" needs Dask: pip install \"meshinsights-core[dask]\""
-        ) from None
+def dask_executor(workers: int, scheduler: str | None, blob: bytes = b"") -> Iterator[Executor]:
+    """``distributed.Client.get_executor()`` on a given scheduler or a LocalCluster for the run.
+
+    With ``blob``, each worker present unpickles the pipeline at once (a task of
+    its own, not waited for), so its imports overlap the first batch's fetch.
+    """
+    from distributed import Client, LocalCluster
+
     cluster = None
     if scheduler:
         client = Client(scheduler, set_as_default=False)
@@ -171,11 +179,36 @@ def dask_executor(workers: int, scheduler: str | None) -> Iterator[Executor]:
         client = Client(cluster, set_as_default=False)
     try:
         logger.info("dask executor on %s", scheduler or f"a LocalCluster of {workers} workers")
+        if blob:
+            for address in client.scheduler_info()["workers"]:
+                client.submit(warm_dask_worker, blob, workers=[address], pure=False)
         yield client.get_executor(pure=False)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def check_dask_installed() -> None:
+    if importlib.util.find_spec("distributed") is None:
+        raise ConfigError(
+            "executor = \"dask\" needs Dask: pip install \"meshinsights-core[dask]\""
+        )
+
+
+def in_background(work: Callable[[], T], name: str) -> Future[T]:
+    """``work()`` on a thread of its own; its value or exception in the future."""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(work())
+            except BaseException as exc:  # noqa: BLE001 - handed to whoever waits
+                future.set_exception(exc)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return future
 
 
 def thread_executor(workers: int) -> Executor:
@@ -210,6 +243,7 @@ class Stage2Runner:
             self._limit_name = "time limit (io_timeout + cpu_time_limit)"
         self._blob = blob or b""
         self._pool: Executor | None = None
+        self._starting: Future[Executor] | None = None
         self._context: Any = None
         #: Retry rounds after a broken pool / stopped worker, for the tuning report.
         self.restarts = 0
@@ -234,20 +268,50 @@ class Stage2Runner:
         if self.kind == "processes":
             self._context = process_executor(self.workers, self._blob)
             self._pool = self._context.__enter__()
+            # Spawn every worker now (imports, the pipeline unpickled): they start while
+            # the first batches' Stage 1 runs, not when its first device is submitted.
+            ready = [self._pool.submit(worker_ready) for _ in range(self.workers)]
             if self.limit is not None:
-                # Start every worker (spawn, imports, the pipeline unpickled) before any
-                # device's clock starts: the CPU time limit is for the device, not the pool.
-                for ready in [self._pool.submit(worker_ready) for _ in range(self.workers)]:
-                    ready.result()
+                # The time limit is for the device, not the pool: wait before any clock starts.
+                for started in ready:
+                    started.result()
             return
         if self.kind == "dask":
-            self._context = dask_executor(self.workers, self.pipeline.config.dask_scheduler)
-            self._pool = self._context.__enter__()
+            check_dask_installed()
+            scheduler = self.pipeline.config.dask_scheduler
+            self._context = dask_executor(self.workers, scheduler, self._blob)
+            if scheduler:
+                self._pool = self._context.__enter__()  # a bad address fails the run at once
+            else:
+                # A LocalCluster takes a second or more to start (scheduler, worker
+                # processes): the first batches' Stage 1 runs meanwhile, as it does
+                # while a process pool's workers spawn.
+                self._starting = in_background(self._context.__enter__, "meshinsights-dask-start")
             return
         self._context = None
         self._pool = thread_executor(self.workers)
 
+    def _executor(self) -> Executor:
+        """The pool, opened again after a restart, or waited for while it starts."""
+        if self._pool is None and self._starting is None:
+            self._open()
+        if self._starting is not None:
+            starting, self._starting = self._starting, None
+            try:
+                self._pool = starting.result()
+            except BaseException:
+                self._context = None  # it never started: nothing to close
+                raise
+        assert self._pool is not None
+        return self._pool
+
     def _close(self, *, kill: bool = False) -> None:
+        if self._starting is not None:
+            starting, self._starting = self._starting, None
+            if starting.exception() is not None:
+                self._context = None
+            else:
+                self._pool = starting.result()
         if kill and isinstance(self._pool, ProcessPoolExecutor):
             for process in list(getattr(self._pool, "_processes", {}).values()):
                 process.kill()  # a runaway device: no other way to stop its worker
@@ -262,21 +326,19 @@ class Stage2Runner:
         """Stage 2 of ``device`` on the executor; both stages when ``io_batch`` is None."""
         if self.inline:
             return None
-        if self._pool is None:
-            self._open()
-        assert self._pool is not None
+        pool = self._executor()
         if self.kind == "threads":
             assert io_batch is not None, "fetch_in_workers needs the processes or dask executor"
-            return self._pool.submit(self.pipeline.process_device, device, io_batch)
+            return pool.submit(self.pipeline.process_device, device, io_batch)
         check_device_picklable(device, self.kind)
         if io_batch is None:
             if self.kind == "processes":
-                return self._pool.submit(run_in_worker, device)
-            return self._pool.submit(run_in_dask_worker, self._blob, device)
+                return pool.submit(run_in_worker, device)
+            return pool.submit(run_in_dask_worker, self._blob, device)
         payload = io_batch.for_device(device.device_id)
         if self.kind == "processes":
-            return self._pool.submit(process_in_worker, device, payload)
-        return self._pool.submit(process_in_dask_worker, self._blob, device, payload)
+            return pool.submit(process_in_worker, device, payload)
+        return pool.submit(process_in_dask_worker, self._blob, device, payload)
 
     def result(self, device: DeviceUnit, io_batch: IOBatch, future: Any) -> PipelineDataObject:
         """The device's data object; failures of the executor become the device's error."""
