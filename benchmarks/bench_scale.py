@@ -650,7 +650,7 @@ def run_parts(args: argparse.Namespace, tmp: Path) -> None:
         bench_stage2(fleet_a, *a_size, repeats=1 if quick else 3)
     if args.only in (None, "b"):
         reproduce("b", quick)
-        bench_dask(fleet_a, *a_size, repeats=1 if quick else 2)
+        bench_dask(fleet_a, *a_size, repeats=1 if quick else 3)
     if args.only in (None, "c"):
         reproduce("c", quick)
         bench_batch_fetch(tmp / "fleet-c", *((50, 1) if quick else (100, 2)),

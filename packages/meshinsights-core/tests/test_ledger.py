@@ -8,15 +8,26 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from meshinsights import BatchResults, PipelineDataObject
+from meshinsights import (
+    BatchResults,
+    DeviceUnit,
+    Pipeline,
+    PipelineConfig,
+    PipelineDataObject,
+    Processor,
+)
 from meshinsights.errors import ConfigError
 from meshinsights.ledger import Ledger, atomic_write_text, safe_name
+from meshinsights.outputs import run_into_ledger
+from meshinsights.testing import isolated_host
+from meshinsights.testing.faults import no_normalizers, synthetic_sources
 
 PLUGIN = textwrap.dedent('''
     """A slow solution for the ledger tests: each device sleeps, then writes a table."""
@@ -185,3 +196,70 @@ def test_safe_names_are_distinct_and_stay_inside_the_folder() -> None:
     names = [safe_name(i) for i in ids]
     assert len(set(names)) == len(ids)
     assert all("/" not in n and not n.startswith(".") and len(n) < 130 for n in names)
+
+
+class _Marks(Processor):
+    """Notes each device it processes; sets ``reached`` on ``mark``'s device."""
+
+    def __init__(self, mark: str, reached: threading.Event) -> None:
+        super().__init__()
+        self.mark, self.reached = mark, reached
+
+    def process(self, data_object: PipelineDataObject) -> PipelineDataObject:
+        data_object.set_artifact("table/rows", data_object.get_dataset("values"))
+        if data_object.device_id == self.mark:
+            self.reached.set()
+        return data_object
+
+
+def _ledger_run(tmp_path: Path, reached: threading.Event) -> tuple[Pipeline, list[DeviceUnit], Ledger]:
+    pipeline = Pipeline(
+        synthetic_sources, no_normalizers, lambda device: [_Marks("d4", reached)],
+        config=PipelineConfig(batch_size=4, io_max_workers=2),
+    )
+    devices = [DeviceUnit(f"d{i}", {"rows": 5 + i}) for i in range(12)]
+    ledger = Ledger(tmp_path / "out")
+    ledger.out_dir.mkdir(parents=True)
+    return pipeline, devices, ledger
+
+
+def test_a_batch_is_written_while_the_next_one_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    next_batch_ran = threading.Event()
+    pipeline, devices, ledger = _ledger_run(tmp_path, next_batch_ran)
+    record_batch = Ledger.record_batch
+
+    def record_when_the_next_batch_ran(self: Ledger, results: BatchResults, summary: pd.DataFrame) -> None:
+        if "d0" in results.device_results:  # batch 1 is written only once batch 2 ran
+            assert next_batch_ran.wait(10), "batch 2 waited for batch 1 to be written"
+        record_batch(self, results, summary)
+
+    monkeypatch.setattr(Ledger, "record_batch", record_when_the_next_batch_ran)
+    with isolated_host():
+        totals = run_into_ledger(pipeline, devices, ledger, "fresh")
+    assert sorted(ledger.statuses()) == sorted(d.device_id for d in devices)
+    assert totals.write_busy_s > 0
+    assert totals.write_busy_s >= totals.write_waited_s >= 0
+    written = pd.read_parquet(ledger.out_dir / "artifacts" / "table__rows")
+    assert written.groupby("device_id").size().to_dict() == {f"d{i}": 5 + i for i in range(12)}
+
+
+def test_a_failed_write_stops_the_run_and_keeps_the_batches_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline, devices, ledger = _ledger_run(tmp_path, threading.Event())
+    record_batch = Ledger.record_batch
+
+    def disk_full_at_batch_2(self: Ledger, results: BatchResults, summary: pd.DataFrame) -> None:
+        if "d4" in results.device_results:
+            raise OSError(28, "No space left on device")
+        record_batch(self, results, summary)
+
+    monkeypatch.setattr(Ledger, "record_batch", disk_full_at_batch_2)
+    with isolated_host(), pytest.raises(OSError, match="No space left on device"):
+        run_into_ledger(pipeline, devices, ledger, "fresh")
+    assert sorted(ledger.statuses()) == ["d0", "d1", "d2", "d3"]
+    assert ledger.plan([d.device_id for d in devices], resume=True, rerun_failed=False) == [
+        f"d{i}" for i in range(4, 12)
+    ]

@@ -61,3 +61,21 @@ def test_workers_that_fetch_and_compute_keep_their_count_when_cpu_bound() -> Non
     assert advice.bottleneck == "cpu"
     assert advice.cpu_max_workers == config.cpu_max_workers
     assert advice.io_waited_for_cpu_s == 0.0
+
+
+def test_a_run_that_waits_for_its_results_to_be_written_names_the_output() -> None:
+    # 100 devices, 10 s: the run waited 4 s for the ledger writer (busy 8 s beside it).
+    results = _results(100, 0.02, 0.02, 10.0, 0.5, 20)
+    advice = tuning_advice(results, PipelineConfig(), output_busy_s=8.0, output_waited_s=4.0)
+    assert advice.bottleneck == "output"
+    assert advice.reasons[0].startswith("the run waited 4.00 s for its results to be written (80 ms")
+    assert "results written in 8.00 s beside the run, which waited 4.00 s" in advice.lines()[0]
+    assert advice.to_dict()["output_waited_s"] == 4.0
+
+
+def test_writing_hidden_behind_the_run_leaves_the_bottleneck_alone() -> None:
+    results = _results(100, 0.2, 0.02, 10.0, 7.5, 20)
+    hidden = tuning_advice(results, PipelineConfig(io_max_workers=2),
+                           output_busy_s=3.0, output_waited_s=0.1)
+    assert hidden.bottleneck == "io"
+    assert hidden.reasons == tuning_advice(results, PipelineConfig(io_max_workers=2)).reasons

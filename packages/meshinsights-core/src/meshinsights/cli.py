@@ -131,7 +131,10 @@ def _print_outcome(outcome: Any) -> None:
     if totals.processed:
         from meshinsights.tuning import tuning_advice
 
-        for line in tuning_advice(totals.as_results(), outcome.config).lines():
+        advice = tuning_advice(totals.as_results(), outcome.config,
+                               output_busy_s=totals.write_busy_s,
+                               output_waited_s=totals.write_waited_s)
+        for line in advice.lines():
             click.echo(f"  {line}")
     for name, path in outcome.written.items():
         click.echo(f"  wrote {name}: {path}")

@@ -13,6 +13,7 @@ import platform
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, distributions, version
 from pathlib import Path
@@ -59,6 +60,10 @@ class RunTotals:
     cpu_waited_for_io: float = 0.0
     #: The connectors' retries during this invocation (every connector known to the process).
     retries: RetrySnapshot = attrs.field(factory=RetrySnapshot)
+    #: Seconds the ledger writer spent committing batches (beside the run).
+    write_busy_s: float = 0.0
+    #: Seconds the run waited for the writer (the part of the writing it did not hide).
+    write_waited_s: float = 0.0
 
     def add(self, batch: BatchResults) -> None:
         self.run_id = batch.run_id
@@ -81,17 +86,47 @@ class RunTotals:
 def run_into_ledger(
     pipeline: Pipeline, devices: Sequence[DeviceUnit], ledger: Ledger, mode: str
 ) -> RunTotals:
-    """Run ``devices`` batch by batch, committing each batch to the ledger as it ends."""
+    """Run ``devices`` batch by batch, committing each batch to the ledger as it ends.
+
+    A batch is written on a thread of its own while the next one runs (writing
+    each device's artifacts as Parquet costs about as much as processing it),
+    and at most one batch waits to be written, so memory stays bounded. A write
+    that fails stops the run at the next batch; the devices of batches not yet
+    recorded are run again by ``--resume``.
+    """
     totals = RunTotals(mode=mode)
     retried_before = retries_snapshot()
     started = time.perf_counter()
-    for batch in pipeline.iter_batches(devices):
-        ledger.record_batch(batch, batch.to_dataframe())
-        totals.add(batch)
+    with ThreadPoolExecutor(1, thread_name_prefix="meshinsights-ledger") as writer:
+        writing: Future[float] | None = None
+        try:
+            for batch in pipeline.iter_batches(devices):
+                summary = batch.to_dataframe()
+                totals.write_waited_s += _finish(writing, totals)
+                writing = writer.submit(_record, ledger, batch, summary)
+                totals.add(batch)
+        finally:
+            totals.write_waited_s += _finish(writing, totals)
     totals.wall_time = time.perf_counter() - started
     totals.retries = retries_snapshot().since(retried_before)
     totals.run_id = totals.run_id or uuid.uuid4().hex[:12]  # nothing left to run
     return totals
+
+
+def _record(ledger: Ledger, batch: BatchResults, summary: Any) -> float:
+    """Commit one batch; the seconds it took."""
+    started = time.perf_counter()
+    ledger.record_batch(batch, summary)
+    return time.perf_counter() - started
+
+
+def _finish(writing: Future[float] | None, totals: RunTotals) -> float:
+    """Wait for the batch being written (its error is raised here); the seconds waited."""
+    if writing is None:
+        return 0.0
+    started = time.perf_counter()
+    totals.write_busy_s += writing.result()
+    return time.perf_counter() - started
 
 
 def package_versions() -> dict[str, str]:
@@ -137,7 +172,10 @@ def build_manifest(
         "devices_processed": totals.processed,
         "devices_failed": len(totals.failed),
         **stage_report(totals.as_results()),
-        "tuning": tuning_advice(totals.as_results(), prepared.pipeline.config).to_dict(),
+        "tuning": tuning_advice(
+            totals.as_results(), prepared.pipeline.config,
+            output_busy_s=totals.write_busy_s, output_waited_s=totals.write_waited_s,
+        ).to_dict(),
     }
     retried = retries_section(totals)
     runs = [*previous_runs, {**this_run, "retries": retried}]

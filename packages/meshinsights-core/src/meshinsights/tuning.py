@@ -37,15 +37,23 @@ class TuningAdvice:
     executor: str
     batch_size: int
     reasons: tuple[str, ...]
+    #: Seconds spent committing results (the CLI's ledger writer, beside the run).
+    output_busy_s: float = 0.0
+    #: Seconds the run waited for that writer: the part of the writing it could not hide.
+    output_waited_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
 
     def lines(self) -> list[str]:
+        written = (
+            f"; results written in {self.output_busy_s:.2f} s beside the run, which waited "
+            f"{self.output_waited_s:.2f} s for them" if self.output_busy_s else ""
+        )
         return [
             f"I/O busy {self.io_busy_s:.2f} s, CPU busy {self.cpu_busy_s:.2f} s, "
             f"overlap {self.overlap_fraction:.0%}; Stage 2 waited {self.cpu_waited_for_io_s:.2f} s "
-            f"for I/O, I/O workers idled {self.io_waited_for_cpu_s:.2f} s",
+            f"for I/O, I/O workers idled {self.io_waited_for_cpu_s:.2f} s{written}",
             f"bottleneck: {self.bottleneck}; try io_max_workers = {self.io_max_workers}, "
             f"cpu_max_workers = {self.cpu_max_workers}, executor = \"{self.executor}\", "
             f"batch_size = {self.batch_size}",
@@ -53,7 +61,34 @@ class TuningAdvice:
         ]
 
 
-def tuning_advice(results: BatchResults, config: PipelineConfig) -> TuningAdvice:
+def tuning_advice(
+    results: BatchResults, config: PipelineConfig, *,
+    output_busy_s: float = 0.0, output_waited_s: float = 0.0,
+) -> TuningAdvice:
+    """The advice for a finished run; ``output_*``: what writing its results cost, if known."""
+    advice = _stage_advice(results, config)
+    if not output_busy_s:
+        return advice
+    wall = max(results.wall_time, 1e-9)
+    devices = max(1, len(results.io_timing.per_device))
+    reasons = advice.reasons
+    bottleneck = advice.bottleneck
+    if output_waited_s > max(0.2 * wall, results.cpu_waited_for_io):
+        bottleneck = "output"
+        reasons = (
+            f"the run waited {output_waited_s:.2f} s for its results to be written "
+            f"({1000 * output_busy_s / devices:.0f} ms per device, mostly each DataFrame "
+            "artifact's Parquet file): writing, not the pipeline, set the pace; the worker "
+            "counts matter less than the disk and the number of DataFrame artifacts",
+            *reasons,
+        )
+    return attrs.evolve(
+        advice, bottleneck=bottleneck, reasons=reasons,
+        output_busy_s=round(output_busy_s, 3), output_waited_s=round(output_waited_s, 3),
+    )
+
+
+def _stage_advice(results: BatchResults, config: PipelineConfig) -> TuningAdvice:
     report = stage_report(results)
     devices = max(1, len(results.io_timing.per_device))
     io_busy, cpu_busy, wall = report["io_busy_s"], report["cpu_busy_s"], max(report["wall_time_s"], 1e-9)
