@@ -263,3 +263,44 @@ def test_a_failed_write_stops_the_run_and_keeps_the_batches_written(
     assert ledger.plan([d.device_id for d in devices], resume=True, rerun_failed=False) == [
         f"d{i}" for i in range(4, 12)
     ]
+
+
+def test_a_run_that_fails_still_commits_the_batch_being_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline, devices, ledger = _ledger_run(tmp_path, threading.Event())
+    iter_batches = Pipeline.iter_batches
+
+    def fails_after_two_batches(self: Pipeline, devices: list[DeviceUnit], **kwargs: object):
+        for index, batch in enumerate(iter_batches(self, devices, **kwargs)):
+            yield batch
+            if index == 1:
+                raise RuntimeError("the connection went away")
+
+    monkeypatch.setattr(Pipeline, "iter_batches", fails_after_two_batches)
+    with isolated_host(), pytest.raises(RuntimeError, match="the connection went away"):
+        run_into_ledger(pipeline, devices, ledger, "fresh")
+    assert sorted(ledger.statuses()) == [f"d{i}" for i in range(8)]
+
+
+def test_a_failed_write_does_not_hide_the_error_that_stopped_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    pipeline, devices, ledger = _ledger_run(tmp_path, threading.Event())
+    iter_batches = Pipeline.iter_batches
+
+    def fails_after_the_first_batch(self: Pipeline, devices: list[DeviceUnit], **kwargs: object):
+        batches = iter_batches(self, devices, **kwargs)
+        yield next(batches)
+        batches.close()
+        raise RuntimeError("the connection went away")
+
+    def disk_full(self: Ledger, results: BatchResults, summary: pd.DataFrame) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Pipeline, "iter_batches", fails_after_the_first_batch)
+    monkeypatch.setattr(Ledger, "record_batch", disk_full)
+    with isolated_host(), pytest.raises(RuntimeError, match="the connection went away"):
+        run_into_ledger(pipeline, devices, ledger, "fresh")
+    assert "No space left on device" in caplog.text
+    assert ledger.statuses() == {}

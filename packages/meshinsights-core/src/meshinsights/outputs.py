@@ -102,11 +102,18 @@ def run_into_ledger(
         try:
             for batch in pipeline.iter_batches(devices):
                 summary = batch.to_dataframe()
-                totals.write_waited_s += _finish(writing, totals)
+                previous, writing = writing, None
+                totals.write_waited_s += _finish(previous, totals)
                 writing = writer.submit(_record, ledger, batch, summary)
                 totals.add(batch)
-        finally:
-            totals.write_waited_s += _finish(writing, totals)
+        except BaseException:
+            if writing is not None:  # still commit it; its own error must not hide the run's
+                try:
+                    _finish(writing, totals)
+                except Exception:
+                    logger.exception("writing the last batch's results failed too")
+            raise
+        totals.write_waited_s += _finish(writing, totals)
     totals.wall_time = time.perf_counter() - started
     totals.retries = retries_snapshot().since(retried_before)
     totals.run_id = totals.run_id or uuid.uuid4().hex[:12]  # nothing left to run
