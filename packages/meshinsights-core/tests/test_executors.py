@@ -219,3 +219,25 @@ def test_dask_without_distributed_installed_is_a_config_error(
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed
     with pytest.raises(ConfigError, match=r'pip install "meshinsights-core\[dask\]"'):
         _pipeline(executor="dask", cpu_max_workers=2).run_producer_consumer(DEVICES)
+
+
+def test_dask_workers_unpickle_the_pipeline_before_their_first_device() -> None:
+    import time
+
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        pipeline = _pipeline(executor="dask", cpu_max_workers=2,
+                             dask_scheduler=cluster.scheduler_address)
+        pipeline.run_producer_consumer([])  # no device at all: only the warm-up reaches them
+        deadline = time.monotonic() + 30
+        while True:
+            loaded = client.run(
+                lambda: __import__("meshinsights.executors").executors._pipeline_from_blob
+                .cache_info().currsize
+            )
+            if all(loaded.values()) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    assert sorted(loaded.values()) == [1, 1]

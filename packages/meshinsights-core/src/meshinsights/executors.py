@@ -166,7 +166,7 @@ def dask_executor(workers: int, scheduler: str | None, blob: bytes = b"") -> Ite
     With ``blob``, each worker present unpickles the pipeline at once (a task of
     its own, not waited for), so its imports overlap the first batch's fetch.
     """
-    from distributed import Client, LocalCluster
+    from distributed import Client, LocalCluster, fire_and_forget
 
     cluster = None
     if scheduler:
@@ -179,9 +179,11 @@ def dask_executor(workers: int, scheduler: str | None, blob: bytes = b"") -> Ite
         client = Client(cluster, set_as_default=False)
     try:
         logger.info("dask executor on %s", scheduler or f"a LocalCluster of {workers} workers")
-        if blob:
-            for address in client.scheduler_info()["workers"]:
+        if blob:  # kept by the scheduler until done, though nobody holds the futures
+            fire_and_forget([
                 client.submit(warm_dask_worker, blob, workers=[address], pure=False)
+                for address in client.scheduler_info()["workers"]
+            ])
         yield client.get_executor(pure=False)
     finally:
         client.close()
