@@ -183,3 +183,24 @@ def test_hvac_over_mysql_gives_the_file_connector_results(
                  (tmp_path / "out-mysql" / "report.html").read_text(),
                  (tmp_path / "out-mysql" / "devices.jsonl").read_text()):
         assert MYSQL_PASSWORD not in text
+
+
+def test_output_artifacts_chooses_the_parquet_tables_written(demo_dir: Path, tmp_path: Path) -> None:
+    config = (demo_dir / "demo.toml").read_text().replace(
+        'formats = ["csv", "parquet", "html"]',
+        'formats = ["csv", "parquet", "html"]\nartifacts = ["cycles/summary", "cycles/sumary"]',
+    )
+    assert "artifacts = " in config
+    shutil.copytree(demo_dir / "data", tmp_path / "data")
+    (tmp_path / "few.toml").write_text(config)
+    result = cli("run", "few.toml", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "results"
+    assert sorted(p.name for p in (out / "artifacts").iterdir()) == ["cycles__summary"]
+    assert "[output] artifacts: no device had 'cycles/sumary'" in result.stderr
+    assert "'cycles/filtered_data'" in result.stderr  # the keys it could have meant
+    # The summary does not depend on what was written; the report draws what it has.
+    assert (out / "summary.csv").read_text() == (demo_dir / "results" / "summary.csv").read_text()
+    assert "<svg" in (out / "report.html").read_text()
+    record = json.loads(next((out / "ledger" / "devices").glob("*.json")).read_text())
+    assert set(record["artifact_files"]) <= {"cycles/summary"}

@@ -304,3 +304,20 @@ def test_a_failed_write_does_not_hide_the_error_that_stopped_the_run(
         run_into_ledger(pipeline, devices, ledger, "fresh")
     assert "No space left on device" in caplog.text
     assert ledger.statuses() == {}
+
+
+@pytest.mark.parametrize(("wanted", "written"), [(None, ["table__rows"]), ([], []),
+                                                 (["table/rows"], ["table__rows"])])
+def test_the_ledger_writes_only_the_artifacts_asked_for(
+    tmp_path: Path, wanted: list[str] | None, written: list[str]
+) -> None:
+    pipeline, devices, _ = _ledger_run(tmp_path, threading.Event())
+    ledger = Ledger(tmp_path / "out", artifacts=wanted)
+    with isolated_host():
+        run_into_ledger(pipeline, devices[:4], ledger, "fresh")
+    folder = ledger.out_dir / "artifacts"
+    assert (sorted(p.name for p in folder.iterdir()) if folder.exists() else []) == written
+    records = list(ledger.records())
+    assert len(records) == 4
+    assert all(sorted(r.artifact_files) == [w.replace("__", "/") for w in written] for r in records)
+    assert ledger.artifact_keys_seen == {"table/rows"}

@@ -46,6 +46,10 @@ def test_a_full_config_is_structured() -> None:
     assert config.connector_config == {"host": "db.internal", "password": "pa55-word"}
     assert config.parameters == {"hvac": {"min_cycle_minutes": 4}}
     assert config.output.formats == ("csv", "parquet", "html")
+    assert config.output.artifacts is None  # every DataFrame artifact
+    chosen = parse(BASE.replace("[hvac]", '[output]\nartifacts = ["cycles/summary"]\n[hvac]'))
+    assert chosen.output.artifacts == ("cycles/summary",)
+    assert parse(BASE.replace("[hvac]", "[output]\nartifacts = []\n[hvac]")).output.artifacts == ()
 
 
 @pytest.mark.parametrize(
@@ -60,6 +64,12 @@ def test_a_full_config_is_structured() -> None:
         (("batch_size = 5", "executor = \"fast\""), r"pipeline\.executor: 'executor' must be in"),
         (("[pipeline]", "[pipe]"), r"\[pipeline\] table with a `solution` key is required"),
         (("batch_size = 5", "batch_size = [5"), r"not valid TOML"),
+        (("extra_processors = [\"extra\"]", "extra_processors = \"extra\""),
+         r"line 4: pipeline\.extra_processors: expected a list of strings, got 'extra'"),
+        (("[hvac]", "[output]\nartifacts = \"cycles/summary\"\n[hvac]"),
+         r"line 15: output\.artifacts: expected a list of strings"),
+        (("[hvac]", "[output]\nartifacts = false\n[hvac]"),
+         r"output\.artifacts: expected a list of strings, got False"),
     ],
 )
 def test_bad_configs_name_the_key_and_line(change: tuple[str, str], expected: str) -> None:

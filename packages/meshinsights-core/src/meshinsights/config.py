@@ -75,6 +75,10 @@ class OutputSection:
     formats: tuple[str, ...] = attrs.field(
         default=("csv", "parquet", "html"), validator=v.deep_iterable(v.in_(OUTPUT_FORMATS))
     )
+    #: DataFrame artifacts written as Parquet per device: all (unset), only these keys, or none
+    #: (``[]``). Large fleets rarely need every intermediate table, and writing them can
+    #: cost more than computing them.
+    artifacts: tuple[str, ...] | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -129,6 +133,13 @@ def _strict_str(value: Any, _: type) -> str:
     raise TypeError(f"expected a string, got {value!r}")
 
 
+def _strict_strings(value: Any, _: type) -> tuple[str, ...]:
+    if isinstance(value, (list, tuple)):
+        return tuple(_strict_str(item, str) for item in value)
+    raise TypeError(f"expected a list of strings, got {value!r}")
+
+
+_converter.register_structure_hook_func(lambda cls: cls == tuple[str, ...], _strict_strings)
 _converter.register_structure_hook(bool, _strict_bool)
 _converter.register_structure_hook(int, _strict_int)
 _converter.register_structure_hook(str, _strict_str)

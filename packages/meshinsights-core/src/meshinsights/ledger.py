@@ -95,10 +95,14 @@ class DeviceRecord:
 class Ledger:
     """Reads and writes the records of one output directory."""
 
-    def __init__(self, out_dir: Path) -> None:
+    def __init__(self, out_dir: Path, artifacts: Iterable[str] | None = None) -> None:
+        """``artifacts``: the DataFrame artifact keys to write (None: all of them)."""
         self.out_dir = out_dir
         self.records_dir = out_dir / LEDGER_DIR / DEVICES_DIR
         self.artifacts_dir = out_dir / ARTIFACTS_DIR
+        self.artifacts = None if artifacts is None else frozenset(artifacts)
+        #: Every DataFrame artifact key a recorded device had, written or not.
+        self.artifact_keys_seen: set[str] = set()
 
     # -- reading ----------------------------------------------------------------
     def exists(self) -> bool:
@@ -168,6 +172,9 @@ class Ledger:
         partition = f"device={safe_name(device_id)}"
         for key, value in data_object.artifacts.items():
             if not isinstance(value, pd.DataFrame):
+                continue
+            self.artifact_keys_seen.add(key)
+            if self.artifacts is not None and key not in self.artifacts:
                 continue
             folder = self.artifacts_dir / artifact_dir_name(key) / partition
             if folder.exists():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +139,8 @@ def execute(prepared: PreparedRun, *, resume: bool = False, rerun_failed: bool =
     from meshinsights.ledger import Ledger
     from meshinsights.outputs import finalize_outputs, run_into_ledger
 
-    ledger = Ledger(prepared.config.resolve(prepared.config.output.dir))
+    output = prepared.config.output
+    ledger = Ledger(prepared.config.resolve(output.dir), artifacts=output.artifacts)
     todo_ids = set(
         ledger.plan([d.device_id for d in prepared.devices], resume=resume, rerun_failed=rerun_failed)
     )
@@ -147,6 +149,7 @@ def execute(prepared: PreparedRun, *, resume: bool = False, rerun_failed: bool =
     todo = [d for d in prepared.devices if d.device_id in todo_ids]
     mode = "resume" if resume else "rerun-failed" if rerun_failed else "fresh"
     totals = run_into_ledger(prepared.pipeline, todo, ledger, mode)
+    _warn_unknown_artifacts(output.artifacts, ledger.artifact_keys_seen)
     written = finalize_outputs(prepared, ledger, totals, prepared.solution.report_builder)
     wanted = {d.device_id for d in prepared.devices}
     records = [r for r in ledger.records() if r.device_id in wanted]
@@ -158,6 +161,16 @@ def execute(prepared: PreparedRun, *, resume: bool = False, rerun_failed: bool =
         out_dir=ledger.out_dir,
         config=prepared.pipeline.config,
     )
+
+
+def _warn_unknown_artifacts(wanted: Sequence[str] | None, seen: set[str]) -> None:
+    """A key in ``[output] artifacts`` that no device produced is most likely a typo."""
+    unknown = sorted(set(wanted or ()) - seen)
+    if unknown and seen:
+        logger.warning(
+            "[output] artifacts: no device had %s; the DataFrame artifacts of this run are %s",
+            ", ".join(map(repr, unknown)), ", ".join(map(repr, sorted(seen))),
+        )
 
 
 @attrs.frozen

@@ -78,8 +78,8 @@ def tuning_advice(
         reasons = (
             f"the run waited {output_waited_s:.2f} s for its results to be written "
             f"({1000 * output_busy_s / devices:.0f} ms per device, mostly each DataFrame "
-            "artifact's Parquet file): writing, not the pipeline, set the pace; the worker "
-            "counts matter less than the disk and the number of DataFrame artifacts",
+            "artifact's Parquet file): writing, not the pipeline, set the pace; keep fewer "
+            "artifacts ([output] artifacts) or use a faster disk, more workers will not help",
             *reasons,
         )
     return attrs.evolve(
