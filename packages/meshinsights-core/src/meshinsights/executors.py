@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -297,23 +297,24 @@ class Stage2Runner:
         """The pool, opened again after a restart, or waited for while it starts."""
         if self._pool is None and self._starting is None:
             self._open()
-        if self._starting is not None:
-            starting, self._starting = self._starting, None
-            try:
-                self._pool = starting.result()
-            except BaseException:
-                self._context = None  # it never started: nothing to close
-                raise
+        self._await_start()
         assert self._pool is not None
         return self._pool
 
+    def _await_start(self) -> None:
+        """The pool of a background start, or its error (then there is nothing to close)."""
+        starting, self._starting = self._starting, None
+        if starting is None:
+            return
+        try:
+            self._pool = starting.result()
+        except BaseException:
+            self._context = None
+            raise
+
     def _close(self, *, kill: bool = False) -> None:
-        if self._starting is not None:
-            starting, self._starting = self._starting, None
-            if starting.exception() is not None:
-                self._context = None
-            else:
-                self._pool = starting.result()
+        with suppress(Exception):  # a cluster that never started is the run's error, not here
+            self._await_start()
         if kill and isinstance(self._pool, ProcessPoolExecutor):
             for process in list(getattr(self._pool, "_processes", {}).values()):
                 process.kill()  # a runaway device: no other way to stop its worker
