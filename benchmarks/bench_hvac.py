@@ -2,7 +2,9 @@
 
 Prints, from one run: rows per second of the chain (artifact schema
 validation included) and its ratio to one ``groupby("stage")["power_kw"].median()``
-over the same frame, and time per row for one week against twelve months.
+over the same frame, time per row for one week against twelve months, and
+time against rows from one week to a year (a fixed cost per device and a cost
+per row, fitted).
 
     python benchmarks/bench_hvac.py          # full
     python benchmarks/bench_hvac.py --quick  # CI: proves it runs
@@ -16,6 +18,7 @@ import statistics
 import time
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 
 from meshinsights import DeviceUnit
@@ -55,6 +58,26 @@ def best_of_paired(funcs: list[Callable[[], object]], repeat: int) -> list[float
             for t in times]
 
 
+def growth_curve(days: list[int], repeat: int) -> None:
+    """Time against rows over several lengths: a per-device fixed cost and a cost per row.
+
+    Fitted by least squares on relative residuals (time = fixed + rows x per_row)
+    on the runs measured together, so that the short runs weigh as much as the
+    long ones; the residual of each length says whether the growth is linear.
+    """
+    data = [normalized_device(d) for d in days]
+    times = best_of_paired([lambda frame=frame: run_chain(frame) for frame in data], repeat)
+    rows = np.array([len(frame) for frame in data], dtype=float)
+    seconds = np.array(times)
+    per_row, fixed = np.polyfit(rows, seconds, 1, w=1 / seconds)  # relative residuals
+    print("growth with rows (time = fixed + rows x per_row, relative least squares): "
+          f"fixed {fixed * 1e3:.2f} ms per device, {per_row * 1e9:.0f} ns per row")
+    for d, n, t in zip(days, rows, seconds, strict=True):
+        fit = fixed + per_row * n
+        print(f"  {d:>3} days {int(n):>7} rows {t * 1e3:8.2f} ms {t / n * 1e9:6.0f} ns/row "
+              f"(fit {fit * 1e3:8.2f} ms, {100 * (t - fit) / fit:+5.1f} %)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few repeats, short year (CI)")
@@ -85,6 +108,7 @@ def main() -> None:
     print(f"1 week: {len(week)} rows, {per_week * 1e9:.0f} ns/row; "
           f"{'60 days' if args.quick else '12 months'}: {len(year)} rows, {per_year * 1e9:.0f} ns/row")
     print(f"time per row, week / year: {per_week / per_year:.2f}x (target <= 1.3)")
+    growth_curve([7, 30] if args.quick else [7, 30, 91, 182, 365], 3 if args.quick else 9)
     print("load average (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
           + " on " + str(os.cpu_count()) + " cores (other jobs inflate absolute times)")
     print("reproduce: python benchmarks/bench_hvac.py" + (" --quick" if args.quick else ""))
