@@ -17,6 +17,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -66,7 +67,7 @@ def growth_curve(days: list[int], repeat: int) -> None:
     long ones; the residual of each length says whether the growth is linear.
     """
     data = [normalized_device(d) for d in days]
-    times = best_of_paired([lambda frame=frame: run_chain(frame) for frame in data], repeat)
+    times = best_of_paired([partial(run_chain, frame) for frame in data], repeat)
     rows = np.array([len(frame) for frame in data], dtype=float)
     seconds = np.array(times)
     per_row, fixed = np.polyfit(rows, seconds, 1, w=1 / seconds)  # relative residuals
