@@ -168,8 +168,9 @@ class PowerDataRetrieval(DataSource):
         One ``groupby(...).indices`` maps every (location, control) to its row
         positions, so a batch of N devices costs one scan, not N. Each device
         then keeps the rows of its own window: the batched query asked for the
-        union of all windows. Naive timestamps (a MySQL ``DATETIME``) are UTC,
-        as the query's parameters were.
+        union of all windows. The batched queries order rows by device, so a
+        device's rows are usually one run of the frame, taken as a view. Naive
+        timestamps (a MySQL ``DATETIME``) are UTC, as the query's parameters were.
         """
         power = [s for s in sources if isinstance(s, PowerDataRetrieval)]
         if len(power) != len(sources):
@@ -189,7 +190,11 @@ class PowerDataRetrieval(DataSource):
                 continue
             at = stamps[rows]
             rows = rows[(at >= source.start.value) & (at < source.end.value)]
-            parts.append(frame.take(rows).reset_index(drop=True))
+            if len(rows) and rows[-1] - rows[0] == len(rows) - 1:
+                part = frame.iloc[rows[0] : rows[-1] + 1]  # one run of rows: a view, no copy
+            else:
+                part = frame.take(rows)
+            parts.append(part.reset_index(drop=True))
         return parts
 
     def get_metadata(self) -> dict[str, Any]:
@@ -227,10 +232,12 @@ def _sql(s: PowerSource, quote: str, plugin: str, *, batch: bool) -> str:
     else:
         where = (f"{q(s.location_id)} = {p('location_id')} "
                  f"AND {q(s.control_id)} = {p('control_id')}")
+    # A batch comes ordered by device, so that each device's rows are one slice of it.
+    order = [s.location_id, s.control_id, s.timestamp] if batch else [s.timestamp]
     return (
         f"SELECT {columns} FROM {q(s.table)} WHERE {where} "
         f"AND {q(s.timestamp)} >= {p('start')} AND {q(s.timestamp)} < {p('end')} "
-        f"ORDER BY {q(s.timestamp)}"
+        f"ORDER BY {', '.join(q(c) for c in order)}"
     )
 
 
@@ -250,10 +257,11 @@ def _kql(s: PowerSource, *, batch: bool) -> str:
                 "start:datetime, end:datetime);\n"
                 "let _location = location_id;\nlet _control = control_id;\n")
         where = f"{c(s.location_id)} == _location and {c(s.control_id)} == _control"
+    order = [s.location_id, s.control_id, s.timestamp] if batch else [s.timestamp]
     return (
         f"{head}let _start = start;\nlet _end = end;\n"
         f"{c(s.table)}\n"
         f"| where {where} and {c(s.timestamp)} >= _start and {c(s.timestamp)} < _end\n"
         f"| project {', '.join(c(x) for x in s.columns)}\n"
-        f"| order by {c(s.timestamp)} asc"
+        f"| order by {', '.join(f'{c(x)} asc' for x in order)}"
     )

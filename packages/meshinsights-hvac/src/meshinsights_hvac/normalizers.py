@@ -18,8 +18,15 @@ import pandas as pd
 from meshinsights.errors import NormalizationError
 from meshinsights.normalizer import DataNormalizer
 from meshinsights_hvac.algorithms.cycles import gap_limit_ns, row_cycle_ids, segment_cycles
+from meshinsights_hvac.algorithms.frames import build_frame
 from meshinsights_hvac.algorithms.stages import categorical
-from meshinsights_hvac.algorithms.timeutil import NS_PER_S, sampling_interval_ns, ts_ns
+from meshinsights_hvac.algorithms.text import factorize_text
+from meshinsights_hvac.algorithms.timeutil import (
+    NS_PER_S,
+    sampling_interval_ns,
+    ts_ns,
+    utc_array,
+)
 from meshinsights_hvac.params import STAGES, HVACParams
 from meshinsights_hvac.schemas import HVAC_POWER_SCHEMA
 
@@ -39,6 +46,8 @@ _POWER_FALLBACKS = ("power_w", "power_kw", "PowerW", "PowerKW", "power")
 _UNITS = {"w": 0.001, "watt": 0.001, "watts": 0.001, "kw": 1.0, "kilowatt": 1.0,
           "kilowatts": 1.0}
 _NUMERIC = -2  # marker: a numeric code that needs the mode
+#: The dtype "str" names, resolved once (comparing a dtype with the name parses it each time).
+_STR = pd.api.types.pandas_dtype("str")
 
 
 def _token_stage(code: str) -> int:
@@ -100,7 +109,9 @@ class PowerDataNormalizer(DataNormalizer):
 
         ts, ts_missing = self._timestamps(data[source.timestamp], source.timestamp)
         power = self._power(data[power_column], power_column, meta)
-        has_stage = source.stage in data.columns and bool(data[source.stage].notna().any())
+        stage_column = data[source.stage] if source.stage in data.columns else None
+        stage_missing = None if stage_column is None else _missing(stage_column)
+        has_stage = stage_missing is not None and not stage_missing.all()
         meta["stage_source"] = "column" if has_stage else "inferred from power"
 
         keep = ~ts_missing
@@ -119,7 +130,8 @@ class PowerDataNormalizer(DataNormalizer):
         power = np.where(clipped, 0.0, power)
 
         if has_stage:
-            codes = self._stage_codes(data, source.stage)
+            assert stage_column is not None and stage_missing is not None
+            codes = self._stage_codes(data, source.stage, stage_column, stage_missing)
             missing_stage = (codes < 0) & keep
             dropped["stage_missing"] = int(missing_stage.sum())
             keep &= ~missing_stage
@@ -144,11 +156,12 @@ class PowerDataNormalizer(DataNormalizer):
         meta["rows_dropped"] = dropped
         meta["sampling_interval_s"] = None if interval is None else interval / NS_PER_S
         meta["n_cycles"] = int(cycle_no.max()) + 1 if len(cycle_no) and cycle_no.max() >= 0 else 0
-        return pd.DataFrame(
+        # Fresh arrays, one block each (pd.DataFrame would copy and check them again).
+        return build_frame(
             {
-                "timestamp": pd.DatetimeIndex(ts.astype("datetime64[ns]"), tz="UTC").as_unit("us"),
+                "timestamp": utc_array(ts, "us"),
                 "power_kw": power.astype(np.float64),
-                "stage": categorical(codes),
+                "stage": categorical(codes, validate=False),  # stage codes by construction
                 "cycle_id": row_cycle_ids(cycle_no, codes).array,
             }
         )
@@ -182,8 +195,10 @@ class PowerDataNormalizer(DataNormalizer):
     def _power(self, column: pd.Series, name: str, meta: dict[str, Any]) -> np.ndarray:
         unit, factor = self._unit_factor(name)
         try:
-            values = pd.to_numeric(column, errors="coerce")
-            power = np.asarray(values, dtype=np.float64)
+            if column.dtype == np.float64:  # the usual case: nothing to convert
+                power = column.to_numpy(dtype=np.float64)
+            else:
+                power = np.asarray(pd.to_numeric(column, errors="coerce"), dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise NormalizationError(f"column {name!r}: power values are not numbers ({exc})") from None
         meta["power_unit"] = unit
@@ -192,11 +207,14 @@ class PowerDataNormalizer(DataNormalizer):
 
     def _timestamps(self, column: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray]:
         """int64 ns UTC and a mask of missing values; unparseable values are an error."""
-        missing = np.asarray(column.isna(), dtype=bool)
         dtype = column.dtype
         if isinstance(dtype, pd.DatetimeTZDtype):
-            parsed = column.dt.tz_convert("UTC")
-        elif pd.api.types.is_datetime64_dtype(dtype):
+            # Aware datetimes are stored as UTC instants: read them as they are.
+            array = column.array
+            nat = np.asarray(array.isna(), dtype=bool)
+            return np.where(nat, 0, ts_ns(array)), nat
+        missing = np.asarray(column.isna(), dtype=bool)
+        if pd.api.types.is_datetime64_dtype(dtype):
             parsed = self._localize(column, name)
         elif pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
             raise NormalizationError(
@@ -250,10 +268,10 @@ class PowerDataNormalizer(DataNormalizer):
             ) from None
 
     # ------------------------------------------------------------------ stages
-    def _stage_codes(self, data: pd.DataFrame, name: str) -> np.ndarray:
-        """int8 stage codes per row; -1 where the stage is missing."""
-        column = data[name]
-        missing = np.asarray(column.isna(), dtype=bool)
+    def _stage_codes(
+        self, data: pd.DataFrame, name: str, column: pd.Series, missing: np.ndarray
+    ) -> np.ndarray:
+        """int8 stage codes per row of ``column`` (``data[name]``); -1 where the stage is missing."""
         if pd.api.types.is_bool_dtype(column.dtype):
             raise NormalizationError(f"column {name!r}: stage codes are true/false, not a stage")
         if pd.api.types.is_numeric_dtype(column.dtype):
@@ -261,8 +279,8 @@ class PowerDataNormalizer(DataNormalizer):
             codes = self._numeric_codes(data, name, numbers, missing)
             return np.where(missing, -1, codes).astype(np.int8)
         # One hash pass: each distinct value once (a handful), then a lookup per row.
-        text = column.astype("str")
-        position, uniques = pd.factorize(text, use_na_sentinel=True)
+        text = column if column.dtype == _STR else column.astype("str")
+        position, uniques = factorize_text(text.array)
         position = np.where(missing, -1, position)
         mapped = np.array([_token_stage(str(u)) for u in uniques], dtype=np.int8)
         seen = np.zeros(len(uniques), dtype=bool)
@@ -323,3 +341,8 @@ class PowerDataNormalizer(DataNormalizer):
                 )
             return np.full(len(needed), cool, dtype=np.int64)
         return np.full(len(needed), cool if self.mode == "cool" else heat, dtype=np.int64)
+
+
+def _missing(column: pd.Series) -> np.ndarray:
+    """``column.isna()`` as a numpy mask, read from the stored array (no Series built)."""
+    return np.asarray(column.array.isna(), dtype=bool)
