@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -120,6 +121,47 @@ def test_memory_fetch_end_to_end(hvac_host: PluginHost) -> None:
     combined = sources[0].plugin.execute_query(query, params)
     assert len(combined) == len(fleet.power)
     pd.testing.assert_frame_equal(sources[1].split_batch(combined), frame)
+
+
+@pytest.mark.parametrize("plugin", ["file", "mysql", "adx"])
+def test_a_batched_query_orders_rows_by_device(plugin: str) -> None:
+    """So that each device's rows are one run of the batch: a slice, not a gather."""
+    other = PowerDataRetrieval("11688", "2916277", START, END, {"plugin": plugin})
+    batch = PowerDataRetrieval.build_batch([source(plugin), other])
+    assert batch is not None
+    query = batch[0]
+    if plugin == "adx":
+        assert query.endswith(
+            "| order by ['location_id'] asc, ['control_id'] asc, ['timestamp'] asc")
+    else:
+        q = '"' if plugin == "file" else "`"
+        assert query.endswith(f"ORDER BY {q}location_id{q}, {q}control_id{q}, {q}timestamp{q}")
+
+
+def test_split_gives_the_same_rows_whatever_the_batch_order() -> None:
+    """Rows ordered by device are split by slicing, any other order by position; same result."""
+    fleet = generate_fleet_frames(4, 2, seed=7)
+    connection = {"plugin": "memory", "tables": {"power": fleet.power}}
+    sources = [create_hvac_data_sources(_device(fleet.devices, i, connection))["hvac_power"]
+               for i in range(4)]
+    by_device = fleet.power.sort_values(["location_id", "control_id", "timestamp"],
+                                        ignore_index=True)
+    by_time = fleet.power.sort_values(["timestamp", "control_id"], ignore_index=True)
+    shuffled = fleet.power.sample(frac=1, random_state=3, ignore_index=True)
+    split = [PowerDataRetrieval.split_batches(frame, sources)
+             for frame in (by_device, by_time, shuffled)]
+    for i, src in enumerate(sources):
+        expected = src.fetch().sort_values("timestamp", ignore_index=True)
+        assert len(expected) > 0
+        for parts in split:
+            got = parts[i].sort_values("timestamp", ignore_index=True)
+            pd.testing.assert_frame_equal(got, expected)
+    # ordered by device, each part is a view of the batch; otherwise a copy of its rows
+    def shares(frame: pd.DataFrame, part: pd.DataFrame) -> bool:
+        return bool(np.shares_memory(frame["power_w"].to_numpy(), part["power_w"].to_numpy()))
+
+    assert all(shares(by_device, part) for part in split[0])
+    assert not any(shares(shuffled, part) for part in split[2])
 
 
 def test_file_connector_end_to_end(tmp_path: Path) -> None:
