@@ -209,3 +209,22 @@ def test_a_batch_span_starts_with_its_batched_query() -> None:
     per_device = results.io_timing.per_device
     assert sum(per_device.values()) >= QUERY_SECONDS
     assert all(seconds >= QUERY_SECONDS / 3 for seconds in per_device.values())
+
+
+def test_a_device_s_raw_rows_leave_the_batch_plan_once_it_is_fetched() -> None:
+    """A raw frame split from the batch may be a view of it: the plan must not keep it,
+    or every device's rows (the whole batched result) would live until the batch ends."""
+    pipeline = Pipeline(
+        lambda d: {"values": ValuesSource(d.device_id, {"tenant": "a"})},
+        lambda d: {"values": NonEmpty()},
+        lambda d: [Total()],
+        config=PipelineConfig(batch_size=3, batch_fetch=True),
+    )
+    devices = [DeviceUnit(d) for d in ("d0", "d1", "d2")]
+    with isolated_host(Plugin()):
+        plans = pipeline.prefetch_batch(devices)
+        assert all("values" in plans[d.device_id].raw for d in devices)
+        fetched = pipeline.fetch_device(devices[1], plans["d1"])
+    assert "values" in fetched.datasets and not fetched.errors
+    assert plans["d1"].raw == {}
+    assert all("values" in plans[d].raw for d in ("d0", "d2"))

@@ -287,7 +287,8 @@ class Pipeline:
         for name, source in sources.items():
             try:
                 if name in batched:
-                    raw = batched[name]
+                    # Taken out of the plan: the batch holds no raw frame past its device's turn.
+                    raw = batched.pop(name)
                     out.sources[name] = {**source.get_metadata(), "batched": True}
                 else:
                     raw = source.fetch()
