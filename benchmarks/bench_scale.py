@@ -594,7 +594,7 @@ def bench_fleet(
     print(f"## (d) fleet size: {' vs '.join(f'{s:,}' for s in sizes)} devices x {days} days of "
           f"1-minute data, iter_batches (results dropped), threads x1, "
           f"io_max_workers={io_workers}, batch_size={batch_size}, file connector, "
-          "a fresh process per size")
+          "a fresh process per run")
     print(f"{'devices':>8} {'generate':>9} {'run':>9} {'dev/s':>7} {'peak RSS':>10} "
           f"{'after imports':>14} {'files':>6} {'one batch query':>16}")
     cases: dict[int, dict[str, float]] = {}
