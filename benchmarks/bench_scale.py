@@ -629,8 +629,8 @@ def bench_fleet(
         }
         cases[n] = case
         files = len(list((root / "power").glob("part-*")))
-        each = f"   ({repeats} runs: " + " ".join(
-            f"{n / r['wall']:.1f}" for r in runs) + " dev/s)" if repeats > 1 else ""
+        rates = " ".join(f"{n / r['wall']:.1f}" for r in runs)
+        each = f"   ({repeats} runs: {rates} dev/s)" if repeats > 1 else ""
         print(f"{n:>8,} {generated:>7.1f} s {case['wall']:>7.1f} s "
               f"{case['rate']:>7.1f} {case['peak_mib']:>6.1f} MiB "
               f"{case['before_mib']:>10.1f} MiB {files:>6} {case['query_ms']:>13.0f} ms{each}",

@@ -214,6 +214,12 @@ def _iso(value: pd.Timestamp) -> str:
     return value.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _order_columns(s: PowerSource, *, batch: bool) -> list[str]:
+    """Rows in time order; a batch ordered by device first, so each device's rows are one
+    slice of it (``split_batches`` takes them as a view)."""
+    return [s.location_id, s.control_id, s.timestamp] if batch else [s.timestamp]
+
+
 def _sql(s: PowerSource, quote: str, plugin: str, *, batch: bool) -> str:
     def q(name: str) -> str:
         return f"{quote}{name}{quote}"
@@ -232,8 +238,7 @@ def _sql(s: PowerSource, quote: str, plugin: str, *, batch: bool) -> str:
     else:
         where = (f"{q(s.location_id)} = {p('location_id')} "
                  f"AND {q(s.control_id)} = {p('control_id')}")
-    # A batch comes ordered by device, so that each device's rows are one slice of it.
-    order = [s.location_id, s.control_id, s.timestamp] if batch else [s.timestamp]
+    order = _order_columns(s, batch=batch)
     return (
         f"SELECT {columns} FROM {q(s.table)} WHERE {where} "
         f"AND {q(s.timestamp)} >= {p('start')} AND {q(s.timestamp)} < {p('end')} "
@@ -257,7 +262,7 @@ def _kql(s: PowerSource, *, batch: bool) -> str:
                 "start:datetime, end:datetime);\n"
                 "let _location = location_id;\nlet _control = control_id;\n")
         where = f"{c(s.location_id)} == _location and {c(s.control_id)} == _control"
-    order = [s.location_id, s.control_id, s.timestamp] if batch else [s.timestamp]
+    order = _order_columns(s, batch=batch)
     return (
         f"{head}let _start = start;\nlet _end = end;\n"
         f"{c(s.table)}\n"

@@ -6,13 +6,11 @@ device-year of 1-minute data segments in milliseconds.
 
 from __future__ import annotations
 
-import functools
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
 from meshinsights_hvac.algorithms.stages import FIRST_CYCLE_CODE, STAGE_NAMES
+from meshinsights_hvac.algorithms.text import take_names
 
 
 def gap_limit_ns(interval_ns: int | None, max_gap_factor: float) -> int:
@@ -60,38 +58,12 @@ def row_cycle_ids(cycle_no: np.ndarray, codes: np.ndarray) -> pd.Series:
     n_cycles = int(cycle_no.max()) + 1 if in_cycle.any() else 0
     first = np.zeros(n_cycles, dtype=np.int8)
     first[cycle_no[in_cycle]] = codes[in_cycle]
-    names = cycle_names(first)
     if n_cycles == 0:
         return pd.Series(pd.array([None] * len(codes), dtype="str"))
-    text = _arrow_text_take(names, cycle_no, in_cycle)
+    names = cycle_names(first)
+    text = take_names(names, cycle_no, in_cycle)
     if text is not None:
         return pd.Series(text, copy=False)
     taken = pd.array(names, dtype="str").take(np.where(in_cycle, cycle_no, -1), allow_fill=True)
     return pd.Series(taken)
 
-
-def _arrow_text_take(names: np.ndarray, positions: np.ndarray, valid: np.ndarray) -> Any:
-    """``pd.array(names, dtype="str").take(positions)`` (missing where not ``valid``) made
-    by Arrow: pandas validates every name and fills the missing positions by another
-    kernel. None when this pandas stores "str" otherwise."""
-    import pyarrow as pa
-
-    make = _arrow_str_maker()
-    if make is None:
-        return None
-    dictionary = pa.array(names, type=pa.large_string())
-    indices = pa.array(positions, mask=~valid, type=pa.int64())
-    return make(dictionary.take(indices))
-
-
-@functools.cache
-def _arrow_str_maker() -> Any:
-    """How a "str" array is made from an Arrow large_string array, or None."""
-    import pyarrow as pa
-
-    empty = pd.array([], dtype="str")
-    make = getattr(empty, "_from_pyarrow_array", None)
-    arrow = getattr(empty, "_pa_array", None)
-    if make is None or arrow is None or not pa.types.is_large_string(arrow.type):
-        return None
-    return make

@@ -8,6 +8,7 @@ most of their cost. Any other array goes through pandas.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -62,6 +63,26 @@ def take_text(values: Any, positions: np.ndarray) -> Any:
     indices = pa.array(np.asarray(positions, dtype=np.int64))
     source = arrow.chunk(0) if arrow.num_chunks == 1 else arrow
     return values._from_pyarrow_array(source.take(indices))
+
+
+def take_names(names: np.ndarray, positions: np.ndarray, valid: np.ndarray) -> Any:
+    """``pd.array(names, dtype="str").take(positions, allow_fill=True)``, missing where not
+    ``valid``, made by one Arrow take (pandas validates every name, then fills the missing
+    positions by another kernel); None when this pandas stores "str" otherwise."""
+    make = _str_maker()
+    if make is None:
+        return None
+    import pyarrow as pa
+
+    dictionary = pa.array(names, type=pa.large_string())
+    return make(dictionary.take(pa.array(positions, mask=~valid, type=pa.int64())))
+
+
+@functools.cache
+def _str_maker() -> Any:
+    """How a "str" array is made from an Arrow large_string array, or None."""
+    empty: Any = pd.array([], dtype="str")
+    return empty._from_pyarrow_array if _arrow_text(empty) is not None else None
 
 
 def text_is_unique(values: Any) -> bool | None:
