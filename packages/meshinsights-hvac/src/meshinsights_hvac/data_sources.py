@@ -16,6 +16,8 @@ import pandas as pd
 from meshinsights.connectors import QueryParameters
 from meshinsights.data_source import DataSource
 from meshinsights.redaction import config_hash
+from meshinsights_hvac.algorithms.keyed_rows import rows_by_key
+from meshinsights_hvac.algorithms.timeutil import ts_ns
 from meshinsights_hvac.params import PowerSource
 
 SITESAGE_PATH = "/v1/locations/{location_id}/controls/{control_id}/power"
@@ -165,12 +167,13 @@ class PowerDataRetrieval(DataSource):
     def split_batches(cls, frame: pd.DataFrame, sources: Sequence[DataSource]) -> list[pd.DataFrame]:
         """Each device's rows of a batched result, found in one pass over the frame.
 
-        One ``groupby(...).indices`` maps every (location, control) to its row
-        positions, so a batch of N devices costs one scan, not N. Each device
-        then keeps the rows of its own window: the batched query asked for the
-        union of all windows. The batched queries order rows by device, so a
-        device's rows are usually one run of the frame, taken as a view. Naive
-        timestamps (a MySQL ``DATETIME``) are UTC, as the query's parameters were.
+        Every (location, control) is mapped to its row positions in one scan
+        (``rows_by_key``), so a batch of N devices costs one scan, not N. Each
+        device then keeps the rows of its own window: the batched query asked
+        for the union of all windows. The batched queries return rows by
+        device, so a device's rows are usually one run of the frame, found
+        without hashing and taken as a view. Naive timestamps (a MySQL
+        ``DATETIME``) are UTC, as the query's parameters were.
         """
         power = [s for s in sources if isinstance(s, PowerDataRetrieval)]
         if len(power) != len(sources):
@@ -178,9 +181,7 @@ class PowerDataRetrieval(DataSource):
         if not power:
             return []
         s = power[0].source
-        positions = frame.groupby(
-            [frame[s.location_id].astype(str), frame[s.control_id].astype(str)], sort=False
-        ).indices
+        positions = rows_by_key(frame[s.location_id], frame[s.control_id])
         stamps = _utc_nanoseconds(frame[s.timestamp])
         parts: list[pd.DataFrame] = []
         for source in power:
@@ -206,7 +207,9 @@ class PowerDataRetrieval(DataSource):
 
 def _utc_nanoseconds(column: pd.Series) -> Any:
     """Timestamps as int64 nanoseconds since the epoch, UTC (naive values are taken as UTC)."""
-    stamps = pd.to_datetime(column, utc=True)  # naive: localized to UTC; aware: converted
+    if isinstance(column.dtype, pd.DatetimeTZDtype) or column.dtype.kind == "M":
+        return ts_ns(column)  # stored as UTC (aware) or taken as UTC (naive): no conversion
+    stamps = pd.to_datetime(column, utc=True)  # text or objects: parsed, naive as UTC
     return stamps.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").view("int64")
 
 
@@ -214,10 +217,18 @@ def _iso(value: pd.Timestamp) -> str:
     return value.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _order_columns(s: PowerSource, *, batch: bool) -> list[str]:
+def _order_columns(s: PowerSource, plugin: str, *, batch: bool) -> list[str]:
     """Rows in time order; a batch ordered by device first, so each device's rows are one
-    slice of it (``split_batches`` takes them as a view)."""
-    return [s.location_id, s.control_id, s.timestamp] if batch else [s.timestamp]
+    slice of it (``split_batches`` takes them as a view).
+
+    A batch from files is not sorted: DuckDB returns rows in the files' order
+    (``preserve_insertion_order``), which for a fleet written device by device
+    is already one run per device, and sorting them would double the query's
+    cost. Files in another order are split by hashing the keys instead.
+    """
+    if batch:
+        return [] if plugin == "file" else [s.location_id, s.control_id, s.timestamp]
+    return [s.timestamp]
 
 
 def _sql(s: PowerSource, quote: str, plugin: str, *, batch: bool) -> str:
@@ -238,11 +249,11 @@ def _sql(s: PowerSource, quote: str, plugin: str, *, batch: bool) -> str:
     else:
         where = (f"{q(s.location_id)} = {p('location_id')} "
                  f"AND {q(s.control_id)} = {p('control_id')}")
-    order = _order_columns(s, batch=batch)
+    order = _order_columns(s, plugin, batch=batch)
     return (
         f"SELECT {columns} FROM {q(s.table)} WHERE {where} "
-        f"AND {q(s.timestamp)} >= {p('start')} AND {q(s.timestamp)} < {p('end')} "
-        f"ORDER BY {', '.join(q(c) for c in order)}"
+        f"AND {q(s.timestamp)} >= {p('start')} AND {q(s.timestamp)} < {p('end')}"
+        + (f" ORDER BY {', '.join(q(c) for c in order)}" if order else "")
     )
 
 
@@ -262,7 +273,7 @@ def _kql(s: PowerSource, *, batch: bool) -> str:
                 "start:datetime, end:datetime);\n"
                 "let _location = location_id;\nlet _control = control_id;\n")
         where = f"{c(s.location_id)} == _location and {c(s.control_id)} == _control"
-    order = _order_columns(s, batch=batch)
+    order = _order_columns(s, "adx", batch=batch)
     return (
         f"{head}let _start = start;\nlet _end = end;\n"
         f"{c(s.table)}\n"
