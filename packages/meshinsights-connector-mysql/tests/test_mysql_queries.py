@@ -39,6 +39,43 @@ def test_types_datetime6_decimal_nulls_and_utf8mb4(
     assert frame["seen"].iloc[1:].isna().all()
 
 
+def test_datetimes_parsed_by_column_equal_pymysqls_own(
+    mysql_config: dict[str, Any], mariadb: MariaDBServer
+) -> None:
+    """TIMESTAMP and DATETIME arrive as text and are parsed by column: the same instants as
+    pymysql's per-value datetimes, microseconds and NULLs included."""
+    import pymysql
+
+    query = "SELECT ts, seen FROM power ORDER BY id"
+    frame = PluginManager.get_plugin("mysql", **mysql_config).execute_query(query)
+    connection = mariadb.root_connection(database=mysql_config["database"])
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SET time_zone = '+00:00'")
+            cursor.execute(query)
+            rows = cursor.fetchall()
+    finally:
+        connection.close()
+    assert isinstance(rows[0][0], datetime)  # the bare connection's own converters
+    assert frame["ts"].dtype == "datetime64[us]"
+    assert frame["ts"].tolist() == [pd.Timestamp(ts) for ts, _ in rows]
+    assert frame["seen"].dtype == "datetime64[us, UTC]"
+    assert [None if pd.isna(v) else v for v in frame["seen"]] == [
+        None if seen is None else pd.Timestamp(seen, tz="UTC") for _, seen in rows]
+    assert isinstance(pymysql.converters.conversions[pymysql.constants.FIELD_TYPE.DATETIME],
+                      type(lambda: None))  # pymysql's table is left as it was
+
+
+def test_a_zero_datetime_is_missing(mysql_config: dict[str, Any]) -> None:
+    connector = PluginManager.get_plugin("mysql", **mysql_config)
+    frame = connector.execute_query(
+        "SELECT CAST('0000-00-00 00:00:00' AS DATETIME) AS zero, "
+        "CAST('2024-02-29 23:59:59.000001' AS DATETIME(6)) AS leap"
+    )
+    assert frame["zero"].isna().all()
+    assert frame["leap"].iloc[0] == pd.Timestamp("2024-02-29 23:59:59.000001")
+
+
 def test_utf8mb4_value_as_parameter_round_trips(mysql_config: dict[str, Any]) -> None:
     connector = PluginManager.get_plugin("mysql", **mysql_config)
     frame = connector.execute_query(

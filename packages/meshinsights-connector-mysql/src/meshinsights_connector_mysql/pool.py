@@ -41,6 +41,7 @@ from meshinsights_connector_mysql.failures import (
     is_transient,
     scrub,
 )
+from meshinsights_connector_mysql.frames import PARSED_HERE
 from meshinsights_connector_mysql.settings import MySQLSettings
 
 logger = logging.getLogger(__name__)
@@ -50,9 +51,10 @@ CONNECTOR = "mysql"
 T = TypeVar("T")
 Description = tuple[tuple[Any, ...], ...]
 
-#: pymysql's converters, with DECIMAL read as float: analytics want numbers, not Decimal objects.
+#: pymysql's converters, with DECIMAL read as float (analytics want numbers, not Decimal
+#: objects) and TIMESTAMP and DATETIME left as text, parsed by column in ``frames.to_frame``.
 CONVERSIONS: dict[int, Any] = {
-    **pymysql.converters.conversions,
+    **{k: v for k, v in pymysql.converters.conversions.items() if k not in PARSED_HERE},
     FIELD_TYPE.DECIMAL: float,
     FIELD_TYPE.NEWDECIMAL: float,
 }
