@@ -65,17 +65,17 @@ def take_text(values: Any, positions: np.ndarray) -> Any:
     return values._from_pyarrow_array(source.take(indices))
 
 
-def take_names(names: np.ndarray, positions: np.ndarray, valid: np.ndarray) -> Any:
+def take_names(names: Any, positions: np.ndarray, valid: np.ndarray) -> Any:
     """``pd.array(names, dtype="str").take(positions, allow_fill=True)``, missing where not
-    ``valid``, made by one Arrow take (pandas validates every name, then fills the missing
-    positions by another kernel); None when this pandas stores "str" otherwise."""
+    ``valid``, made by one Arrow take of the Arrow large_string ``names`` (pandas validates
+    every name, then fills the missing positions by another kernel); None when this pandas
+    stores "str" otherwise."""
     make = _str_maker()
     if make is None:
         return None
     import pyarrow as pa
 
-    dictionary = pa.array(names, type=pa.large_string())
-    return make(dictionary.take(pa.array(positions, mask=~valid, type=pa.int64())))
+    return make(names.take(pa.array(positions, mask=~valid, type=pa.int64())))
 
 
 @functools.cache
