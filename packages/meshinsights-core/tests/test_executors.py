@@ -192,6 +192,24 @@ def test_a_local_cluster_starts_while_the_first_batches_are_fetched() -> None:
     assert first_fetch < 0.3, f"the first fetch started {first_fetch:.2f} s into the run"
 
 
+def test_the_runs_local_cluster_closes_after_the_run_returns() -> None:
+    # Closed on a thread of its own once every result is in; no process outlives it.
+    import multiprocessing
+    import threading
+
+    from meshinsights.executors import CLUSTER_CLOSER
+
+    before = {child.pid for child in multiprocessing.active_children()}
+    results = _pipeline(executor="dask", cpu_max_workers=2).run_producer_consumer(DEVICES)
+    assert sorted(results.successful_devices) == sorted(d.device_id for d in DEVICES)
+    closers = [t for t in threading.enumerate() if t.name == CLUSTER_CLOSER]
+    for closer in closers:
+        assert not closer.daemon  # the interpreter waits for it before exiting
+        closer.join(60)
+    assert not any(closer.is_alive() for closer in closers)
+    assert {child.pid for child in multiprocessing.active_children()} <= before
+
+
 def test_a_local_cluster_that_cannot_start_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
     import distributed
 

@@ -165,6 +165,9 @@ def dask_executor(workers: int, scheduler: str | None, blob: bytes = b"") -> Ite
 
     With ``blob``, each worker present unpickles the pipeline at once (a task of
     its own, not waited for), so its imports overlap the first batch's fetch.
+    The run's own LocalCluster is closed on a thread of its own (not a daemon:
+    the interpreter waits for it before exiting): every result is in by then,
+    and stopping the scheduler and worker processes takes half a second.
     """
     from distributed import Client, LocalCluster, fire_and_forget
 
@@ -174,7 +177,9 @@ def dask_executor(workers: int, scheduler: str | None, blob: bytes = b"") -> Ite
     else:
         cluster = LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-            dashboard_address=None,
+            # No dashboard, and the scheduler's HTTP server on a free port: the default
+            # 8787 may be another cluster's (or the previous run's, still closing).
+            dashboard_address=":0", scheduler_kwargs={"dashboard": False},
         )
         client = Client(cluster, set_as_default=False)
     try:
@@ -188,7 +193,18 @@ def dask_executor(workers: int, scheduler: str | None, blob: bytes = b"") -> Ite
     finally:
         client.close()
         if cluster is not None:
-            cluster.close()
+            threading.Thread(target=_close_cluster, args=(cluster,), name=CLUSTER_CLOSER).start()
+
+
+#: The name of the thread that closes a run's LocalCluster.
+CLUSTER_CLOSER = "meshinsights-dask-close"
+
+
+def _close_cluster(cluster: Any) -> None:
+    try:
+        cluster.close()
+    except Exception:  # nobody waits for this thread: logged, not raised
+        logger.warning("closing the run's LocalCluster failed", exc_info=True)
 
 
 def check_dask_installed() -> None:
