@@ -66,14 +66,16 @@ def test_datetimes_parsed_by_column_equal_pymysqls_own(
                       type(lambda: None))  # pymysql's table is left as it was
 
 
-def test_a_zero_datetime_is_missing(mysql_config: dict[str, Any]) -> None:
+def test_a_zero_datetime_is_missing_and_the_far_future_kept(mysql_config: dict[str, Any]) -> None:
     connector = PluginManager.get_plugin("mysql", **mysql_config)
     frame = connector.execute_query(
         "SELECT CAST('0000-00-00 00:00:00' AS DATETIME) AS zero, "
-        "CAST('2024-02-29 23:59:59.000001' AS DATETIME(6)) AS leap"
+        "CAST('2024-02-29 23:59:59.000001' AS DATETIME(6)) AS leap, "
+        "CAST('9999-12-31 23:59:59' AS DATETIME) AS open_end"
     )
     assert frame["zero"].isna().all()
     assert frame["leap"].iloc[0] == pd.Timestamp("2024-02-29 23:59:59.000001")
+    assert frame["open_end"].iloc[0] == pd.Timestamp("9999-12-31 23:59:59")  # past 2262: "us"
 
 
 def test_utf8mb4_value_as_parameter_round_trips(mysql_config: dict[str, Any]) -> None:

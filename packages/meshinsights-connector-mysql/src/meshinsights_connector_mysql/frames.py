@@ -40,10 +40,11 @@ def to_frame(description: Sequence[Sequence[Any]], rows: list[tuple[Any, ...]]) 
         type_code = column[1]
         series = frame.iloc[:, position]
         converted: pd.Series[Any]
+        # Zero dates (0000-00-00 00:00:00, MySQL's "no value") become NaT.
         if type_code == FIELD_TYPE.TIMESTAMP:
-            converted = _datetimes(series, "raise").dt.tz_localize("UTC")
+            converted = _datetimes(series, "coerce").dt.tz_localize("UTC")
         elif type_code == FIELD_TYPE.DATETIME:
-            converted = _datetimes(series, "coerce")  # zero dates (0000-00-00) as NaT
+            converted = _datetimes(series, "coerce")
         elif type_code in _DATETIME and series.dtype == object:
             converted = pd.to_datetime(series, errors="coerce")
         elif type_code in _FLOAT and series.dtype == object:
