@@ -5,9 +5,10 @@ Layout of an output directory::
     ledger/devices/<device>.json        one record per finished device (the commit point)
     artifacts/<key>/device=<device>/part-0.parquet   DataFrame artifacts, one dataset per key
 
-A device's artifact files are written first, then its record is written to a
-temporary file and renamed over the final name, so a run killed at any moment
-leaves each device either fully recorded or not at all. ``--resume`` skips the
+A batch's artifact files are written first (``artifact_files``: each in place
+only once whole), then each device's record is written to a temporary file
+and renamed over the final name, so a run killed at any moment leaves each
+device either fully recorded or not at all. ``--resume`` skips the
 recorded devices; ``--rerun-failed`` runs only the ones recorded as failed.
 """
 
@@ -18,7 +19,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -26,6 +27,7 @@ from urllib.parse import quote
 import attrs
 
 from meshinsights.ai_export import convert_data_for_ai, to_jsonable
+from meshinsights.artifact_files import TEMPORARY_PREFIX, write_key
 from meshinsights.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -57,7 +59,7 @@ def artifact_dir_name(key: str) -> str:
 def atomic_write_text(path: Path, text: str) -> None:
     """Write to a temporary file in the same folder, fsync, then rename over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    handle, temp_name = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
@@ -137,59 +139,56 @@ class Ledger:
         return [d for d in device_ids if statuses.get(d) == "failed"]
 
     def clean_temporaries(self) -> None:
-        """Remove temporary files a killed run left behind."""
+        """Remove the temporary files and folders a killed run left behind."""
         if self.out_dir.is_dir():
-            for leftover in self.out_dir.rglob(".tmp-*"):
-                leftover.unlink(missing_ok=True)
+            for leftover in sorted(self.out_dir.rglob(f"{TEMPORARY_PREFIX}*")):
+                if leftover.is_dir():
+                    shutil.rmtree(leftover, ignore_errors=True)
+                else:
+                    leftover.unlink(missing_ok=True)
 
     # -- writing ----------------------------------------------------------------
     def record_batch(self, results: BatchResults, summary: pd.DataFrame) -> None:
-        """Commit every device of a finished batch: artifacts first, then the record."""
+        """Commit every device of a finished batch: artifacts first, then the records."""
         rows_by_device: dict[str, list[dict[str, Any]]] = {}
         if len(summary):
             for row in summary.to_dict(orient="records"):
                 rows_by_device.setdefault(str(row["device_id"]), []).append(
                     {str(k): v for k, v in row.items()}
                 )
+        files = self._write_artifacts(results.device_results)
         for device_id, data_object in results.device_results.items():
-            files = self._write_artifacts(device_id, data_object)
             record = DeviceRecord(
                 device_id=device_id,
                 status=data_object.status,
                 summary_rows=rows_by_device.get(device_id, []),
                 document=convert_data_for_ai(data_object),
-                artifact_files=files,
+                artifact_files=files.get(device_id, {}),
                 run_id=results.run_id,
             )
             atomic_write_text(self.records_dir / f"{safe_name(device_id)}.json", record.to_json())
 
-    def _write_artifacts(self, device_id: str, data_object: PipelineDataObject) -> dict[str, str]:
+    def _write_artifacts(
+        self, data_objects: Mapping[str, PipelineDataObject]
+    ) -> dict[str, dict[str, str]]:
+        """Every device's DataFrame artifacts, a key at a time; the files by device and key."""
         import pandas as pd
-        import pyarrow as pa
-        import pyarrow.parquet as pq
 
-        files: dict[str, str] = {}
-        partition = f"device={safe_name(device_id)}"
-        for key, value in data_object.artifacts.items():
-            if not isinstance(value, pd.DataFrame):
-                continue
-            self.artifact_keys_seen.add(key)
-            if self.artifacts is not None and key not in self.artifacts:
-                continue
-            folder = self.artifacts_dir / artifact_dir_name(key) / partition
-            if folder.exists():
-                shutil.rmtree(folder)  # a rerun replaces the device's earlier files
-            folder.mkdir(parents=True)
-            target = folder / "part-0.parquet"
-            temp = folder / ".tmp-part-0.parquet"
-            # What DataFrame.to_parquet writes, less its overhead: one thread converts (a
-            # pool per small frame costs more than it saves), no engine or path lookup.
-            table = pa.Table.from_pandas(
-                value.assign(device_id=device_id), preserve_index=False, nthreads=1
-            )
-            pq.write_table(table, temp)
-            os.replace(temp, target)
-            files[key] = str(target.relative_to(self.out_dir))
+        by_key: dict[str, dict[str, pd.DataFrame]] = {}
+        for device_id, data_object in data_objects.items():
+            for key, value in data_object.artifacts.items():
+                if not isinstance(value, pd.DataFrame):
+                    continue
+                self.artifact_keys_seen.add(key)
+                if self.artifacts is None or key in self.artifacts:
+                    by_key.setdefault(key, {})[device_id] = value
+        folders = {device_id: safe_name(device_id) for device_id in data_objects}
+        files: dict[str, dict[str, str]] = {}
+        for key, frames in by_key.items():
+            key_dir = self.artifacts_dir / artifact_dir_name(key)
+            key_dir.mkdir(parents=True, exist_ok=True)
+            for device_id, path in write_key(key_dir, frames, folders).items():
+                files.setdefault(device_id, {})[key] = str(path.relative_to(self.out_dir))
         return files
 
 
