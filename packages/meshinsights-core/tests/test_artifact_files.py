@@ -11,7 +11,6 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from meshinsights import artifact_files
 from meshinsights.artifact_files import write_key
 from meshinsights.ledger import Ledger, safe_name
 
@@ -41,11 +40,13 @@ def _files(key_dir: Path) -> list[str]:
 def test_a_batch_is_one_file_per_device_equal_to_writing_each_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def not_one_by_one(*_: object) -> None:
-        raise AssertionError("frames of one dtype are written together")
+    def one_by_one(*_: object, **__: object) -> None:
+        raise AssertionError("frames of one dtype are converted together, not one by one")
 
-    monkeypatch.setattr(artifact_files, "_write_one", not_one_by_one)
-    frames = {"d/1": _frame(5, 1), "d 2": _frame(3, 2), "d3": _frame(50_000, 3)}
+    frames = {"d/1": _frame(5, 1), "d 2": _frame(3, 2), "d3": _frame(50_000, 3),
+              "none": _frame(0, 4)}
+    expected = {device: _alone(tmp_path, device, frame) for device, frame in frames.items()}
+    monkeypatch.setattr(pd.DataFrame, "assign", one_by_one)  # the one-by-one path's step
     folders = {d: safe_name(d) for d in frames}
     written = write_key(tmp_path / "key", frames, folders)
     assert _files(tmp_path / "key") == sorted(
@@ -53,16 +54,18 @@ def test_a_batch_is_one_file_per_device_equal_to_writing_each_alone(
     for device, frame in frames.items():
         assert written[device] == tmp_path / "key" / f"device={safe_name(device)}/part-0.parquet"
         got = pd.read_parquet(written[device])
-        pd.testing.assert_frame_equal(got, _alone(tmp_path, device, frame))
+        pd.testing.assert_frame_equal(got, expected[device])
         assert "device" not in pq.read_schema(written[device]).names  # the folder says it
+        assert pq.read_metadata(written[device]).num_rows == len(frame)  # its slice only
     # the key's folder reads as one dataset, each row with its device
     table = ds.dataset(tmp_path / "key", partitioning="hive").to_table().to_pandas()
-    assert table.groupby("device_id").size().to_dict() == {d: len(f) for d, f in frames.items()}
+    assert table.groupby("device_id").size().to_dict() == {
+        d: len(f) for d, f in frames.items() if len(f)}
 
 
 def test_frames_of_other_dtypes_or_without_rows_are_written_one_by_one(tmp_path: Path) -> None:
     other = _frame(4, 5).assign(n_rows=lambda f: f["n_rows"].astype("float64"))
-    frames = {"a": _frame(4, 4), "b": other, "empty": _frame(0, 6)}
+    frames = {"a": _frame(4, 4), "b": other, "empty": _frame(0, 6)}  # b: float n_rows
     written = write_key(tmp_path / "key", frames, {d: d for d in frames})
     for device, frame in frames.items():
         pd.testing.assert_frame_equal(pd.read_parquet(written[device]),
@@ -95,14 +98,14 @@ def test_a_frame_arrow_cannot_convert_fails_and_leaves_the_dataset_as_it_was(
     assert not list(key_dir.glob(".tmp-*"))
 
 
-def test_a_killed_runs_staging_folder_is_removed_and_never_read(tmp_path: Path) -> None:
+def test_a_killed_runs_temporary_file_is_never_read_and_is_removed(tmp_path: Path) -> None:
     key_dir = tmp_path / "artifacts" / "key"
     write_key(key_dir, {"a": _frame(3, 1), "b": _frame(3, 2)}, {"a": "a", "b": "b"})
-    leftover = key_dir / ".tmp-0123" / "device=c"
-    leftover.mkdir(parents=True)
-    (leftover / "part-0.parquet").write_bytes(b"half a file")
-    # dataset readers skip hidden folders: the dataset still reads
+    leftover = key_dir / "device=c" / ".tmp-part-0.parquet"
+    leftover.parent.mkdir()
+    leftover.write_bytes(b"half a file")
+    # dataset readers skip hidden files: the dataset still reads
     assert len(ds.dataset(key_dir, partitioning="hive").to_table()) == 6
     Ledger(tmp_path).clean_temporaries()
-    assert not (key_dir / ".tmp-0123").exists()
-    assert _files(key_dir) == ["device=a/part-0.parquet", "device=b/part-0.parquet"]
+    assert not leftover.exists()
+    assert not list(key_dir.rglob(".tmp-*"))

@@ -5,8 +5,8 @@ Layout of an output directory::
     ledger/devices/<device>.json        one record per finished device (the commit point)
     artifacts/<key>/device=<device>/part-0.parquet   DataFrame artifacts, one dataset per key
 
-A batch's artifact files are written first (``artifact_files``: each in place
-only once whole), then each device's record is written to a temporary file
+A batch's artifact files are written first (``artifact_files``: each renamed
+into place once whole), then each device's record is written to a temporary file
 and renamed over the final name, so a run killed at any moment leaves each
 device either fully recorded or not at all. ``--resume`` skips the
 recorded devices; ``--rerun-failed`` runs only the ones recorded as failed.
@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -139,13 +138,10 @@ class Ledger:
         return [d for d in device_ids if statuses.get(d) == "failed"]
 
     def clean_temporaries(self) -> None:
-        """Remove the temporary files and folders a killed run left behind."""
+        """Remove temporary files a killed run left behind."""
         if self.out_dir.is_dir():
-            for leftover in sorted(self.out_dir.rglob(f"{TEMPORARY_PREFIX}*")):
-                if leftover.is_dir():
-                    shutil.rmtree(leftover, ignore_errors=True)
-                else:
-                    leftover.unlink(missing_ok=True)
+            for leftover in self.out_dir.rglob(f"{TEMPORARY_PREFIX}*"):
+                leftover.unlink(missing_ok=True)
 
     # -- writing ----------------------------------------------------------------
     def record_batch(self, results: BatchResults, summary: pd.DataFrame) -> None:
