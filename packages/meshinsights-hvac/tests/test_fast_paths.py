@@ -57,6 +57,35 @@ def test_built_frames_keep_copy_on_write_and_fresh_column_reads() -> None:
     assert column_values(built, "i")[1] == -1
 
 
+def test_frames_built_on_many_threads_at_once_are_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Normalizers (I/O threads) and processors (the consumer) build frames together: the
+    shared column placements must not get a position twice, which would leave a later
+    frame with a gap ("Gaps in blk ref_locs" on its first column read)."""
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    from meshinsights_hvac.algorithms import frames
+
+    monkeypatch.setattr(frames, "_PLACEMENTS", [])  # as in a fresh process
+    monkeypatch.setattr(frames._Internals, "loaded", False)
+    monkeypatch.setattr(frames._Internals, "numpy", None)
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # a thread switch between almost any two bytecodes
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            built = list(pool.map(lambda width: build_frame(  # pandas' internals looked up
+                {f"c{i}": np.arange(3) + i for i in range(width)}), [1, 2, 3, 7, 40] * 8))
+            monkeypatch.setattr(frames, "_PLACEMENTS", [])
+            list(pool.map(frames._placements, range(1, 3000)))  # growing one column at a time
+    finally:
+        sys.setswitchinterval(switch)
+    placed = [p.as_slice for p in frames._PLACEMENTS]
+    assert placed == [slice(i, i + 1, 1) for i in range(len(placed))]
+    for frame in built:
+        assert [frame[c].iloc[0] for c in frame.columns] == list(range(frame.shape[1]))
+
+
 @settings(max_examples=200, deadline=None)
 @given(values=st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "cc", "", "d-1"])),
                        max_size=30),

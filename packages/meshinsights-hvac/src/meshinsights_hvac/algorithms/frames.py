@@ -12,6 +12,7 @@ directly.
 from __future__ import annotations
 
 import importlib
+import threading
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -88,6 +89,11 @@ def _range_index(n: int) -> pd.RangeIndex:
     return index
 
 
+#: Frames are built on several threads at once (normalizers on the I/O threads, processors
+#: in the consumer): the shared placements and ``_Internals`` are made under this lock.
+_LOCK = threading.Lock()
+
+
 class _Internals:
     """pandas' block classes, looked up once (None when this pandas lays them out otherwise)."""
 
@@ -105,31 +111,45 @@ class _Internals:
     @classmethod
     def load(cls) -> bool:
         if not cls.loaded:
-            cls.loaded = True
-            try:
-                blocks = importlib.import_module("pandas.core.internals.blocks")
-                managers = importlib.import_module("pandas.core.internals.managers")
-                libinternals = importlib.import_module("pandas._libs.internals")
-                cls.numpy, cls.datetime = blocks.NumpyBlock, blocks.DatetimeLikeBlock
-                cls.extension, cls.manager = blocks.ExtensionBlock, managers.BlockManager
-                cls.placement = libinternals.BlockPlacement
-            except (ImportError, AttributeError):
-                cls.numpy = None
-            cls.datetime_array = pd.arrays.DatetimeArray
-            cls.tz_dtype = pd.DatetimeTZDtype
-            cls.extension_dtype = pd.api.extensions.ExtensionDtype
-            cls.extension_array = pd.api.extensions.ExtensionArray
+            with _LOCK:
+                if not cls.loaded:
+                    cls._load()
         return cls.numpy is not None
+
+    @classmethod
+    def _load(cls) -> None:
+        """Every attribute set before ``loaded``: another thread reads them once it is."""
+        try:
+            blocks = importlib.import_module("pandas.core.internals.blocks")
+            managers = importlib.import_module("pandas.core.internals.managers")
+            libinternals = importlib.import_module("pandas._libs.internals")
+            cls.numpy, cls.datetime = blocks.NumpyBlock, blocks.DatetimeLikeBlock
+            cls.extension, cls.manager = blocks.ExtensionBlock, managers.BlockManager
+            cls.placement = libinternals.BlockPlacement
+        except (ImportError, AttributeError):
+            cls.numpy = None
+        cls.datetime_array = pd.arrays.DatetimeArray
+        cls.tz_dtype = pd.DatetimeTZDtype
+        cls.extension_dtype = pd.api.extensions.ExtensionDtype
+        cls.extension_array = pd.api.extensions.ExtensionArray
+        cls.loaded = True
 
 
 _PLACEMENTS: list[Any] = []
 
 
 def _placements(n: int) -> list[Any]:
-    """The block placements of columns 0..n-1 (immutable, so made once and shared)."""
-    while len(_PLACEMENTS) < n:
-        position = len(_PLACEMENTS)
-        _PLACEMENTS.append(_Internals.placement(slice(position, position + 1)))
+    """The block placements of columns 0..n-1 (immutable, so made once and shared).
+
+    Grown under the lock: two threads appending the next position at once would
+    both append the same one, and every frame built after it would place two
+    columns at one position and none at the next ("Gaps in blk ref_locs").
+    """
+    if len(_PLACEMENTS) < n:
+        with _LOCK:
+            while len(_PLACEMENTS) < n:
+                position = len(_PLACEMENTS)
+                _PLACEMENTS.append(_Internals.placement(slice(position, position + 1)))
     return _PLACEMENTS
 
 
