@@ -44,7 +44,9 @@ def test_server_killed_and_restarted_between_queries_reconnects(
 def test_query_while_server_is_down_waits_for_the_restart(
     mysql_config: dict[str, Any], mariadb: MariaDBServer, retry_log: pytest.LogCaptureFixture
 ) -> None:
-    connector = PluginManager.get_plugin("mysql", **mysql_config)
+    # Enough retries to outlast the restart on a busy machine: with full jitter, six
+    # attempts (the fixture's) can all be spent within half a second of the kill.
+    connector = PluginManager.get_plugin("mysql", **{**mysql_config, "retries": 20})
     connector.execute_query("SELECT 1")
     mariadb.kill()
     restart = threading.Timer(0.6, mariadb.start)
