@@ -221,3 +221,20 @@ def test_fast_schema_passes_a_valid_frame_without_pandera() -> None:
     for column, bad in [("kw", [0.0, 1.0]), ("n", [0, 1]), ("name", ["x", "x"]),
                         ("start", pd.date_range("2024-07-01", periods=2, freq="min"))]:
         assert not MIXED.passes(frame.assign(**{column: bad})), column
+
+
+def test_a_dtype_verdict_is_not_reused_for_another_schema_dtype_at_the_same_id(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The verdicts are remembered by the schema dtype's id: an entry left by a dtype
+    that has since died (its id reused) must not answer for the new one."""
+    from pandera.engines import pandas_engine
+
+    from meshinsights_hvac.algorithms import precheck
+
+    expected = pandas_engine.Engine.dtype("int64")
+    actual = np.dtype("float64")
+    stale = {(id(expected), actual): (object(), True)}  # a dead dtype's "yes"
+    monkeypatch.setattr(precheck, "_DTYPE_VERDICTS", stale)
+    assert precheck._dtype_ok(expected, actual) is False
+    assert precheck._dtype_ok(expected, np.dtype("int64")) is True

@@ -110,20 +110,23 @@ def _check_ok(check: pa.Check, values: Any) -> bool | None:
     return None
 
 
-_DTYPE_VERDICTS: dict[tuple[int, Any], bool] = {}
+_DTYPE_VERDICTS: dict[tuple[int, Any], tuple[Any, bool]] = {}
 
 
 def _dtype_ok(expected: Any, actual: Any) -> bool:
-    """pandera's own dtype check, remembered per (schema dtype, frame dtype)."""
+    """pandera's own dtype check, remembered per (schema dtype, frame dtype); the schema
+    dtype is kept with its verdict, so a later object reusing its id is not taken for it."""
     key = (id(expected), actual)
-    verdict = _DTYPE_VERDICTS.get(key)
-    if verdict is None:
-        try:
-            verdict = bool(expected.check(pandas_engine.Engine.dtype(actual)))
-        except (TypeError, ValueError):
-            verdict = False
-        if len(_DTYPE_VERDICTS) < 4096:
-            _DTYPE_VERDICTS[key] = verdict
+    known = _DTYPE_VERDICTS.get(key)
+    if known is not None and known[0] is expected:
+        return known[1]
+    try:
+        verdict = bool(expected.check(pandas_engine.Engine.dtype(actual)))
+    except (TypeError, ValueError):
+        verdict = False
+    if len(_DTYPE_VERDICTS) >= 4096:
+        _DTYPE_VERDICTS.clear()
+    _DTYPE_VERDICTS[key] = (expected, verdict)
     return verdict
 
 
