@@ -182,7 +182,6 @@ class Ledger:
         files: dict[str, dict[str, str]] = {}
         for key, frames in by_key.items():
             key_dir = self.artifacts_dir / artifact_dir_name(key)
-            key_dir.mkdir(parents=True, exist_ok=True)
             for device_id, path in write_key(key_dir, frames, folders).items():
                 files.setdefault(device_id, {})[key] = str(path.relative_to(self.out_dir))
         return files
