@@ -89,7 +89,7 @@ def test_fetch_in_workers_same_summary_and_stage_1_on_the_workers(
     manifest = json.loads((fleet / "out-dask-fetching" / "manifest.json").read_text())
     assert manifest["config"]["pipeline"]["fetch_in_workers"] is True
     assert manifest["timing"]["io_busy_s"] > 0 and manifest["timing"]["cpu_busy_s"] > 0
-    # Each device's fetch and processors ran as one task on the cluster's workers.
-    prefix = cluster.scheduler.task_prefixes["run_in_dask_worker"]
+    # Each group of devices was fetched and processed by one task on the cluster's workers.
+    prefix = cluster.scheduler.task_prefixes["run_group_in_dask_worker"]
     assert prefix.all_durations["compute"] > 0
 

@@ -12,6 +12,7 @@ from meshinsights.errors import ConfigError
 from meshinsights.testing import isolated_host
 from meshinsights.testing.faults import (
     SyntheticConnector,
+    batching_connector_sources,
     connector_sources,
     faulty_processors,
     no_normalizers,
@@ -181,6 +182,34 @@ def test_fetch_in_workers_sends_connectors_registered_here_to_the_workers() -> N
         data_object = results.device_results[device.device_id]
         assert data_object.data_sources["values"]["pid"] != os.getpid()
         assert data_object.get_artifact("values/table").loc["count", "value"] == device.parameters["rows"]
+
+
+@pytest.mark.parametrize("executor", ["processes", "dask"])
+def test_fetch_in_workers_fetches_each_workers_group_with_one_query(executor: str) -> None:
+    devices = [DeviceUnit(f"g{i}", {"rows": 20 + i, "connector": "synthetic"}) for i in range(10)]
+    PluginManager.register_plugin("synthetic", SyntheticConnector)
+    try:
+        one_by_one = Pipeline(
+            connector_sources, no_normalizers, faulty_processors,  # type: ignore[arg-type]
+            config=PipelineConfig(batch_size=5),
+        ).run_producer_consumer(devices)
+        results = Pipeline(
+            batching_connector_sources, no_normalizers, faulty_processors,  # type: ignore[arg-type]
+            config=PipelineConfig(executor=executor, cpu_max_workers=2, batch_size=5,
+                                  fetch_in_workers=True),
+        ).run_producer_consumer(devices)
+    finally:
+        PluginManager.unregister_plugin("synthetic")
+    pd.testing.assert_frame_equal(_table(results), _table(one_by_one))
+    sources = [results.device_results[d.device_id].data_sources["values"] for d in devices]
+    assert all(source["batched"] for source in sources)
+    # Batches of 5 over 2 workers: groups of 3 and 2, each fetched by one query in its worker.
+    queries = [source["query"] for source in sources]
+    assert [len(set(queries[a:b])) for a, b in ((0, 3), (3, 5), (5, 8), (8, 10))] == [1, 1, 1, 1]
+    assert len(set(queries)) == 4
+    for device, query in zip(devices, queries, strict=True):
+        pid = results.device_results[device.device_id].get_artifact("values/pid")
+        assert query.split(":")[0] == str(pid) != str(os.getpid()), "fetched where processed"
 
 
 def test_a_local_cluster_starts_while_the_first_batches_are_fetched() -> None:

@@ -5,9 +5,10 @@ same way. Work sent to processes or Dask crosses a process boundary: the
 pipeline (its factories) is pickled once, checked before any work starts, and
 set up once per worker process; each task carries one device and its
 normalized data, and returns the device's data object. With
-``fetch_in_workers`` a task carries only the device: the worker fetches and
-normalizes it too (its connectors pooled in the worker), and returns the data
-object with Stage 1's metadata and timing.
+``fetch_in_workers`` a task carries only devices, a group of them per worker
+and batch: the worker fetches them (one batched query for the group where the
+sources allow) and normalizes them too, its connectors pooled in the worker,
+and returns their data objects with Stage 1's metadata and timing.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import multiprocessing
 import pickle
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from functools import lru_cache
@@ -141,6 +142,40 @@ def run_in_worker(device: DeviceUnit) -> DeviceOutcome:
 def run_in_dask_worker(blob: bytes, device: DeviceUnit) -> DeviceOutcome:
     """Both stages of one device on a Dask worker (``fetch_in_workers``)."""
     return _pipeline_from_blob(blob).run_device(device)
+
+
+def run_group_in_worker(devices: Sequence[DeviceUnit]) -> list[DeviceOutcome]:
+    """Both stages of a group of devices in a process-pool worker, one batched fetch for them."""
+    assert _worker_pipeline is not None, "worker started without _init_process_worker"
+    return _worker_pipeline.run_devices(devices)
+
+
+def run_group_in_dask_worker(blob: bytes, devices: Sequence[DeviceUnit]) -> list[DeviceOutcome]:
+    """Both stages of a group of devices on a Dask worker, one batched fetch for them."""
+    return _pipeline_from_blob(blob).run_devices(devices)
+
+
+class GroupShare:
+    """One device's part of a task that ran a group of devices: its result, or the task's error."""
+
+    __slots__ = ("future", "position")
+
+    def __init__(self, future: Future[list[DeviceOutcome]], position: int) -> None:
+        self.future = future
+        self.position = position
+
+    def result(self, timeout: float | None = None) -> DeviceOutcome:
+        return self.future.result(timeout)[self.position]
+
+    def cancel(self) -> bool:
+        return self.future.cancel()
+
+
+def group_sizes(n_devices: int, workers: int) -> list[int]:
+    """A batch split into one group per worker, as even as can be (10 over 4: 3, 3, 2, 2)."""
+    groups = min(n_devices, workers)
+    size, rest = divmod(n_devices, groups) if groups else (0, 0)
+    return [size + 1] * rest + [size] * (groups - rest)
 
 
 # -- executors -----------------------------------------------------------------
@@ -359,6 +394,32 @@ class Stage2Runner:
             return pool.submit(process_in_worker, device, payload)
         return pool.submit(process_in_dask_worker, self._blob, device, payload)
 
+    def submit_both_stages(self, devices: Sequence[DeviceUnit]) -> list[Any]:
+        """Both stages of each device in the workers (``fetch_in_workers``): one handle per device.
+
+        Without a time limit the devices go to the workers in groups, one task
+        per worker, and each worker fetches its group with one batched query
+        (when ``batch_fetch`` and the sources allow): a query per device costs
+        more than its share of one per group, and every task a hand-off. A
+        group that fails as a whole is retried device by device (see
+        ``outcome``). With a time limit, each device is a task of its own, so
+        that the limit is the device's.
+        """
+        if self.limit is not None or len(devices) < 2:
+            return [self.submit(device, None) for device in devices]
+        pool = self._executor()
+        for device in devices:
+            check_device_picklable(device, self.kind)
+        handles: list[Any] = []
+        start = 0
+        for size in group_sizes(len(devices), self.workers):
+            group = list(devices[start:start + size])
+            start += size
+            future = (pool.submit(run_group_in_worker, group) if self.kind == "processes"
+                      else pool.submit(run_group_in_dask_worker, self._blob, group))
+            handles.extend(GroupShare(future, position) for position in range(size))
+        return handles
+
     def result(self, device: DeviceUnit, io_batch: IOBatch, future: Any) -> PipelineDataObject:
         """The device's data object; failures of the executor become the device's error."""
         if future is None:
@@ -367,7 +428,10 @@ class Stage2Runner:
         return data_object
 
     def outcome(self, device: DeviceUnit, future: Any) -> DeviceOutcome:
-        """Both stages' outcome of a ``submit(device, None)``; an executor failure is the device's."""
+        """Both stages' outcome of a ``submit(device, None)`` or ``submit_both_stages`` handle.
+
+        An executor failure is the device's.
+        """
         from meshinsights.pipeline import DeviceIO, DeviceOutcome
 
         value = self._wait(device, None, future)
@@ -399,6 +463,11 @@ class Stage2Runner:
         except BrokenProcessPool:
             return self._retry_alone(device, io_batch)
         except Exception as exc:  # noqa: BLE001 - e.g. a Dask worker killed too often
+            if isinstance(future, GroupShare):
+                # The group's task failed as a whole: this device alone may well succeed.
+                logger.warning("a task of several devices failed (%s: %s); retrying device %s alone",
+                               type(exc).__name__, exc, device.device_id)
+                return self._wait(device, io_batch, self.submit(device, io_batch))
             return self._failed(device, f"{self.kind} executor: {type(exc).__name__}: {exc}")
 
     def _retry_alone(self, device: DeviceUnit, io_batch: IOBatch | None) -> Any:

@@ -469,19 +469,31 @@ class Pipeline:
         data_object.timings["cpu_total"] = time.perf_counter() - started
         return data_object
 
-    def run_device(self, device: DeviceUnit) -> DeviceOutcome:
+    def run_device(self, device: DeviceUnit, prefetched: Prefetched | None = None) -> DeviceOutcome:
         """Both stages of one device in a worker; only the results go back (``fetch_in_workers``)."""
         # The run's clock started in the process that began the run: map this one onto it
         # (zero on the same machine; the wall clocks' agreement on another).
         shift = (time.time() - self._wall_t0) - (time.perf_counter() - self._t0)
-        fetched = self.fetch_device(device)
+        fetched = self.fetch_device(device, prefetched)
         cpu_start = time.perf_counter() - self._t0
         data_object = self.process_device(device, self._collect_io(0, [fetched]))
         cpu_end = time.perf_counter() - self._t0
         fetched.datasets = {}
         fetched.start += shift
         fetched.end += shift
+        fetched.batch_start += shift  # inf stays inf: no batched query
         return DeviceOutcome(data_object, fetched, cpu_start + shift, cpu_end + shift)
+
+    def run_devices(self, devices: Sequence[DeviceUnit]) -> list[DeviceOutcome]:
+        """Both stages of a group of devices in one worker task (``fetch_in_workers``).
+
+        With ``batch_fetch`` the group's batchable sources are fetched by one
+        query, as Stage 1 does for a batch; each device is then normalized and
+        processed on its own, so its errors stay its own.
+        """
+        prefetch = self._prefetcher()
+        plans = prefetch(devices) if prefetch is not None and len(devices) > 1 else {}
+        return [self.run_device(device, plans.pop(device.device_id, None)) for device in devices]
 
     def _run_chain(self, device: DeviceUnit, data_object: PipelineDataObject) -> None:
         try:
@@ -698,9 +710,7 @@ class Pipeline:
             while next_batch < len(batches) or pending:
                 while next_batch < len(batches) and len(pending) <= ahead:
                     devices = batches[next_batch]
-                    pending.append(_WorkerBatch(
-                        next_batch, devices, [runner.submit(device, None) for device in devices]
-                    ))
+                    pending.append(_WorkerBatch(next_batch, devices, runner.submit_both_stages(devices)))
                     next_batch += 1
                 batch = pending.popleft()
                 assert isinstance(batch, _WorkerBatch)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -55,8 +56,17 @@ class SyntheticConnector(DBConnector):
     def connect(self) -> tuple[Any, Any]:
         return self, None
 
+    queries = 0
+
     def execute_query(self, query: str, parameters: QueryParameters = None) -> pd.DataFrame:
         values = dict(parameters or {})
+        SyntheticConnector.queries += 1
+        if query == "batch":  # {"devices": [[device_id, rows, seed], ...]}: one frame, a column each
+            parts = [self.execute_query("values", {"rows": rows, "seed": seed}).assign(device=device)
+                     for device, rows, seed in values["devices"]]
+            return pd.concat(parts, ignore_index=True).assign(
+                query=f"{os.getpid()}:{SyntheticConnector.queries}"
+            )
         rng = np.random.default_rng(int(values["seed"]))
         return pd.DataFrame({"value": rng.normal(10.0, 1.0, int(values["rows"]))})
 
@@ -79,8 +89,37 @@ class ConnectorSource(SyntheticSource):
         )
 
 
+class BatchingConnectorSource(ConnectorSource):
+    """:class:`ConnectorSource` that also fetches many devices in one query (``build_batch``).
+
+    Its metadata names the query that fetched it (``"query"``: the fetching
+    process and its query count), so a test can tell which devices shared one.
+    """
+
+    @classmethod
+    def build_batch(cls, sources: Sequence[DataSource]) -> tuple[str, QueryParameters] | None:
+        devices = [source.device for source in sources]  # type: ignore[attr-defined]
+        return "batch", {"devices": [
+            [d.device_id, int(d.parameters.get("rows", 100)), sum(d.device_id.encode())]
+            for d in devices
+        ]}
+
+    def split_batch(self, frame: pd.DataFrame) -> pd.DataFrame:
+        self.fetched_in = os.getpid()
+        mine = frame[frame["device"] == self.device.device_id]
+        self.query = str(mine["query"].iloc[0]) if len(mine) else None
+        return mine[["value"]].reset_index(drop=True)
+
+    def get_metadata(self) -> dict[str, Any]:
+        return {**super().get_metadata(), "query": getattr(self, "query", None)}
+
+
 def connector_sources(device: DeviceUnit) -> dict[str, DataSource]:
     return {"values": ConnectorSource(device)}
+
+
+def batching_connector_sources(device: DeviceUnit) -> dict[str, DataSource]:
+    return {"values": BatchingConnectorSource(device)}
 
 
 class SummarizeValues(Processor):
