@@ -134,19 +134,26 @@ def run_stream(pipeline: Pipeline, devices: Sequence[DeviceUnit]) -> dict[str, A
     cpu_spans: list[tuple[float, float]] = []
     status: dict[str, str] = {}
     done: list[tuple[float, int]] = []  # (when a batch came out, its devices)
+    cpu: list[float] = []  # CPU seconds of this process and its workers, as each batch came out
     started = time.perf_counter()
     for batch in pipeline.iter_batches(devices):
         done.append((time.perf_counter(), len(batch.device_results)))
+        cpu.append(cpu_seconds_with_children())
         io_spans.extend((s.start, s.end) for s in batch.io_timing.per_batch)
         cpu_spans.extend((s.start, s.end) for s in batch.cpu_timing.per_batch)
         status.update({d: o.status for d, o in batch.device_results.items()})
     wall = time.perf_counter() - started
     # Steady state: the devices after the first batch over the time from its end to the last's,
     # so a pool's start-up (spawn, imports) and the first fetch, paid once per run, are left out.
-    steady = (sum(n for _, n in done[1:]) / (done[-1][0] - done[0][0])
-              if len(done) > 1 and done[-1][0] > done[0][0] else float("nan"))
+    steady_devices = sum(n for _, n in done[1:])
+    steady_wall = done[-1][0] - done[0][0] if done else 0.0
+    steady = steady_devices / steady_wall if len(done) > 1 and steady_wall > 0 else float("nan")
+    # Over the same steady part: CPU per device, and cores obtained (that CPU over the time).
+    steady_cpu = cpu[-1] - cpu[0] if cpu else 0.0
     return {"wall": wall, "io_span": union_seconds(io_spans),
-            "cpu_span": union_seconds(cpu_spans), "status": status, "steady": steady}
+            "cpu_span": union_seconds(cpu_spans), "status": status, "steady": steady,
+            "cpu_ms_per_device": 1e3 * steady_cpu / steady_devices if steady_devices else float("nan"),
+            "cores": steady_cpu / steady_wall if steady_wall > 0 else float("nan")}
 
 
 def check_same(label: str, got: dict[str, str], expected: dict[str, str]) -> None:
@@ -307,13 +314,20 @@ def bench_stage2(root: Path, n: int, days: int, repeats: int, batch_size: int = 
           "the first batch over the time from its results to the last batch's (a pool's start-up "
           f"is paid once per run; its wall time is printed too); medians of the {repeats} runs, "
           "which vary by a third on this machine")
-    print(f"{'run':<40} {'steady dev/s':>13} {'wall':>8} {'dev/s (wall)':>13}   (all runs: steady)")
+    print(f"{'run':<40} {'steady dev/s':>13} {'CPU ms/dev':>11} {'cores got':>10} {'wall':>8} "
+          f"{'dev/s (wall)':>13}   (all runs: steady)")
     steady: dict[str, float] = {}
     for name, measured in runs.items():
         steady[name] = statistics.median(r["steady"] for r in measured)
+        cpu_ms = statistics.median(r["cpu_ms_per_device"] for r in measured)
+        cores = statistics.median(r["cores"] for r in measured)
         wall = statistics.median(r["wall"] for r in measured)
         each = " ".join(f"{r['steady']:.1f}" for r in measured)
-        print(f"{name:<40} {steady[name]:>13.1f} {wall:>6.2f} s {n / wall:>13.1f}   ({each})")
+        print(f"{name:<40} {steady[name]:>13.1f} {cpu_ms:>11.1f} {cores:>10.2f} {wall:>6.2f} s "
+              f"{n / wall:>13.1f}   ({each})")
+    print("(CPU ms/dev and cores got over the same steady part: this process and its workers; "
+          "a ratio of steady rates is at most 2 / (the baseline's cores) unless the CPU per device "
+          "drops too)")
     whole = steady[FETCHING] / steady["threads x1"]
     frames = steady["processes x2"] / steady["threads x1"]
     print(f"whole run, {FETCHING} / threads x1: {whole:.2f}x (target >= 1.7x); "
