@@ -212,6 +212,22 @@ def test_fetch_in_workers_fetches_each_workers_group_with_one_query(executor: st
         assert query.split(":")[0] == str(pid) != str(os.getpid()), "fetched where processed"
 
 
+def test_fetch_in_workers_a_group_that_fails_is_retried_device_by_device() -> None:
+    # One device's data object cannot be pickled: its group's task fails as a whole, and
+    # only that device fails once each device of the group has been retried alone.
+    devices = [*DEVICES[:4], DeviceUnit("lock", {"fault": "unpicklable"}), *DEVICES[4:]]
+    results = _pipeline(
+        executor="processes", cpu_max_workers=2, fetch_in_workers=True
+    ).run_producer_consumer(devices)
+    assert results.failed_devices == ["lock"]
+    error = results.device_results["lock"].errors[0]
+    assert error.component == "executor" and "pickle" in error.message.lower(), error.message
+    expected = _table(_pipeline(executor="threads").run_producer_consumer(DEVICES))
+    pd.testing.assert_frame_equal(
+        _table(results).query("device_id != 'lock'").reset_index(drop=True), expected
+    )
+
+
 def test_a_local_cluster_starts_while_the_first_batches_are_fetched() -> None:
     # Starting a LocalCluster (scheduler, worker processes) takes a second or more; the
     # first fetch must not wait for it, as it does not wait for a process pool's workers.

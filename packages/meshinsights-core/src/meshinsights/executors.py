@@ -464,11 +464,18 @@ class Stage2Runner:
             return self._retry_alone(device, io_batch)
         except Exception as exc:  # noqa: BLE001 - e.g. a Dask worker killed too often
             if isinstance(future, GroupShare):
-                # The group's task failed as a whole: this device alone may well succeed.
-                logger.warning("a task of several devices failed (%s: %s); retrying device %s alone",
-                               type(exc).__name__, exc, device.device_id)
-                return self._wait(device, io_batch, self.submit(device, io_batch))
+                return self._retry_outside_group(device, exc)
             return self._failed(device, f"{self.kind} executor: {type(exc).__name__}: {exc}")
+
+    def _retry_outside_group(self, device: DeviceUnit, exc: Exception) -> Any:
+        """The group's task failed as a whole: this device, alone, may well succeed."""
+        logger.warning("a task of several devices failed (%s: %s); retrying device %s alone",
+                       type(exc).__name__, exc, device.device_id)
+        try:
+            alone = self.submit(device, None)
+        except Exception as again:  # noqa: BLE001 - e.g. the cluster is gone
+            return self._failed(device, f"{self.kind} executor: {type(again).__name__}: {again}")
+        return self._wait(device, None, alone)
 
     def _retry_alone(self, device: DeviceUnit, io_batch: IOBatch | None) -> Any:
         from concurrent.futures.process import BrokenProcessPool

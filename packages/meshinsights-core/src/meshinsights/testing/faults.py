@@ -3,12 +3,14 @@
 Module-level, so process pools and Dask workers can import them. A device
 asks for a fault through its parameters: ``{"fault": "exit"}`` kills the
 worker process, ``{"fault": "sleep", "seconds": 30}`` runs past time limits,
-``{"fault": "raise"}`` raises; ``{"fault": "fetch"}`` makes the source raise.
+``{"fault": "raise"}`` raises; ``{"fault": "fetch"}`` makes the source raise;
+``{"fault": "unpicklable"}`` leaves an artifact that cannot be pickled.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -21,6 +23,10 @@ from meshinsights.data_object import PipelineDataObject
 from meshinsights.data_source import DataSource
 from meshinsights.device import DeviceUnit
 from meshinsights.processor import Processor
+
+
+def _values(rows: int, seed: int) -> pd.DataFrame:
+    return pd.DataFrame({"value": np.random.default_rng(seed).normal(10.0, 1.0, rows)})
 
 
 class SyntheticSource(DataSource):
@@ -39,7 +45,7 @@ class SyntheticSource(DataSource):
         self.fetched_in = os.getpid()
         rows = int(self.device.parameters.get("rows", 100))
         seed = sum(self.device.device_id.encode())
-        return pd.DataFrame({"value": np.random.default_rng(seed).normal(10.0, 1.0, rows)})
+        return _values(rows, seed)
 
     def get_metadata(self) -> dict[str, Any]:
         """The usual metadata and the process that fetched (which executors check)."""
@@ -53,22 +59,21 @@ class SyntheticConnector(DBConnector):
     :class:`SyntheticSource` makes them itself.
     """
 
+    #: Queries this process has run (a batched query's rows name it: ``"<pid>:<count>"``).
+    queries = 0
+
     def connect(self) -> tuple[Any, Any]:
         return self, None
-
-    queries = 0
 
     def execute_query(self, query: str, parameters: QueryParameters = None) -> pd.DataFrame:
         values = dict(parameters or {})
         SyntheticConnector.queries += 1
-        if query == "batch":  # {"devices": [[device_id, rows, seed], ...]}: one frame, a column each
-            parts = [self.execute_query("values", {"rows": rows, "seed": seed}).assign(device=device)
-                     for device, rows, seed in values["devices"]]
+        if query == "batch":  # {"devices": [[device_id, rows, seed], ...]}: their rows, named
+            parts = [_values(rows, seed).assign(device=device) for device, rows, seed in values["devices"]]
             return pd.concat(parts, ignore_index=True).assign(
                 query=f"{os.getpid()}:{SyntheticConnector.queries}"
             )
-        rng = np.random.default_rng(int(values["seed"]))
-        return pd.DataFrame({"value": rng.normal(10.0, 1.0, int(values["rows"]))})
+        return _values(int(values["rows"]), int(values["seed"]))
 
     def disconnect(self) -> None:
         return None
@@ -147,6 +152,8 @@ class InjectFault(Processor):
             time.sleep(self.seconds)
         if self.fault == "raise":
             raise RuntimeError("injected failure")
+        if self.fault == "unpicklable":  # its data object cannot go back to the runner
+            data_object.set_artifact("values/lock", threading.Lock())
         return data_object
 
 
