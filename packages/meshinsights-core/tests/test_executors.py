@@ -56,6 +56,16 @@ def test_results_are_identical_across_executors(executor: str) -> None:
     assert os.getpid() not in pids, "Stage 2 must have run in other processes"
     table = results.device_results["d00"].get_artifact("values/table")
     assert isinstance(table, pd.DataFrame) and table.loc["count", "value"] == 50
+    # Each device's normalized data went to a worker: its float64 values, 8 bytes a row.
+    assert results.data_sent_bytes == sum(8 * d.parameters["rows"] for d in DEVICES)
+
+
+def test_no_data_is_counted_as_sent_when_none_leaves_the_process() -> None:
+    on_threads = _pipeline(executor="threads", cpu_max_workers=2).run_producer_consumer(DEVICES)
+    fetching = _pipeline(
+        executor="processes", cpu_max_workers=2, fetch_in_workers=True
+    ).run_producer_consumer(DEVICES)
+    assert on_threads.data_sent_bytes == fetching.data_sent_bytes == 0
 
 
 def test_unpicklable_factory_fails_before_any_work_naming_it() -> None:

@@ -79,3 +79,22 @@ def test_writing_hidden_behind_the_run_leaves_the_bottleneck_alone() -> None:
                            output_busy_s=3.0, output_waited_s=0.1)
     assert hidden.bottleneck == "io"
     assert hidden.reasons == tuning_advice(results, PipelineConfig(io_max_workers=2)).reasons
+
+
+def test_large_data_sent_to_worker_processes_gets_fetch_in_workers() -> None:
+    # 100 devices whose normalized data, 1.2 MB each, went to the workers and back.
+    results = _results(100, 0.01, 0.02, 2.0, 0.0, 20)
+    results.data_sent_bytes = 100 * 1_200_000
+    advice = tuning_advice(results, PipelineConfig(executor="processes", cpu_max_workers=2))
+    assert advice.fetch_in_workers
+    assert any("1.20 MB on average" in r and "fetch_in_workers = true" in r for r in advice.reasons)
+    assert advice.lines()[1].endswith("fetch_in_workers = true")
+    assert advice.to_dict()["fetch_in_workers"] is True
+    on_dask = tuning_advice(results, PipelineConfig(executor="dask", cpu_max_workers=2))
+    assert on_dask.fetch_in_workers and any("credentials" in r for r in on_dask.reasons)
+    # Small frames cost less to send than to fetch again: no suggestion.
+    results.data_sent_bytes = 100 * 20_000
+    small = tuning_advice(results, PipelineConfig(executor="processes", cpu_max_workers=2))
+    assert not small.fetch_in_workers
+    assert not any("fetch_in_workers" in r for r in small.reasons)
+    assert not small.lines()[1].endswith("fetch_in_workers = true")

@@ -19,7 +19,7 @@ import multiprocessing
 import pickle
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from functools import lru_cache
@@ -76,6 +76,14 @@ def pipeline_blob(pipeline: Pipeline, executor: str) -> bytes:
                 "module-level functions or classes, not lambdas, closures or local classes"
             ) from None
     return pickle.dumps((pipeline, connectors))
+
+
+def datasets_nbytes(datasets: Mapping[str, Any]) -> int:
+    """The in-memory size of a device's DataFrame datasets (what pickling copies)."""
+    import pandas as pd
+
+    return sum(int(frame[column].array.nbytes) for frame in datasets.values()
+               if isinstance(frame, pd.DataFrame) for column in frame.columns)
 
 
 def check_device_picklable(device: DeviceUnit, executor: str) -> None:
@@ -300,6 +308,8 @@ class Stage2Runner:
         self._context: Any = None
         #: Retry rounds after a broken pool / stopped worker, for the tuning report.
         self.restarts = 0
+        #: Bytes of normalized data sent to the workers so far (see ``take_data_sent``).
+        self.data_sent_bytes = 0
         self._abandoned = False
 
     @property
@@ -390,9 +400,15 @@ class Stage2Runner:
                 return pool.submit(run_in_worker, device)
             return pool.submit(run_in_dask_worker, self._blob, device)
         payload = io_batch.for_device(device.device_id)
+        self.data_sent_bytes += datasets_nbytes(payload.device_data[device.device_id])
         if self.kind == "processes":
             return pool.submit(process_in_worker, device, payload)
         return pool.submit(process_in_dask_worker, self._blob, device, payload)
+
+    def take_data_sent(self) -> int:
+        """Bytes of normalized data sent since the last call (a batch's, for its results)."""
+        sent, self.data_sent_bytes = self.data_sent_bytes, 0
+        return sent
 
     def submit_both_stages(self, devices: Sequence[DeviceUnit]) -> list[Any]:
         """Both stages of each device in the workers (``fetch_in_workers``): one handle per device.

@@ -58,6 +58,7 @@ class RunTotals:
     cpu_timing: StageTiming = attrs.field(factory=StageTiming)
     wall_time: float = 0.0
     cpu_waited_for_io: float = 0.0
+    data_sent_bytes: int = 0
     #: The connectors' retries during this invocation (every connector known to the process).
     retries: RetrySnapshot = attrs.field(factory=RetrySnapshot)
     #: Seconds the ledger writer spent committing batches (beside the run).
@@ -74,12 +75,14 @@ class RunTotals:
         self.io_timing.extend(batch.io_timing)
         self.cpu_timing.extend(batch.cpu_timing)
         self.cpu_waited_for_io += batch.cpu_waited_for_io
+        self.data_sent_bytes += batch.data_sent_bytes
 
     def as_results(self) -> BatchResults:
         return BatchResults(
             successful_devices=self.successful, failed_devices=self.failed,
             skipped_devices=self.skipped, io_timing=self.io_timing, cpu_timing=self.cpu_timing,
             wall_time=self.wall_time, run_id=self.run_id, cpu_waited_for_io=self.cpu_waited_for_io,
+            data_sent_bytes=self.data_sent_bytes,
         )
 
 

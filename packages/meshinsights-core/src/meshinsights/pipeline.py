@@ -543,6 +543,7 @@ class Pipeline:
             results = self._consume(
                 io_batch.batch_index, devices, collect, lambda position: futures[position].cancel()
             )
+            results.data_sent_bytes = runner.take_data_sent()
         results.io_timing.extend(io_batch.timing)
         results.cpu_timing.per_batch.append(
             StageSpan(io_batch.batch_index, start, time.perf_counter() - self._t0, len(devices))

@@ -82,6 +82,9 @@ class BatchResults:
     run_id: str = ""
     #: Seconds Stage 2 sat waiting for Stage 1 to deliver (I/O was the bottleneck).
     cpu_waited_for_io: float = 0.0
+    #: Bytes of normalized data sent with the devices to Stage 2's worker processes
+    #: (processes and Dask executors, without ``fetch_in_workers``).
+    data_sent_bytes: int = 0
     results_adapter: ResultsAdapter | None = attrs.field(default=None, repr=False)
 
     @property
@@ -102,6 +105,7 @@ class BatchResults:
         self.cpu_timing.extend(other.cpu_timing)
         self.stopped_early = self.stopped_early or other.stopped_early
         self.cpu_waited_for_io += other.cpu_waited_for_io
+        self.data_sent_bytes += other.data_sent_bytes
 
     def summary(self) -> dict[str, Any]:
         return {

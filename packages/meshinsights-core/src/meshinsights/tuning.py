@@ -4,7 +4,9 @@ The advice follows from the measured busy times. Stage 1 keeps up when its
 workers can fetch a device in the time Stage 2 spends on one; Stage 2 keeps up
 when it has enough workers (processes, for pure-Python CPU work) for its busy
 time; a batch should be small enough that many batches overlap, and large
-enough that its fixed costs (a batched query, hand-offs) stay small.
+enough that its fixed costs (a batched query, hand-offs) stay small; and when
+each device's data is large, moving it to a worker process costs more than
+letting the worker fetch it (``fetch_in_workers``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ class TuningAdvice:
     executor: str
     batch_size: int
     reasons: tuple[str, ...]
+    #: Whether to fetch in the workers (``[pipeline] fetch_in_workers``).
+    fetch_in_workers: bool = False
     #: Seconds spent committing results (the CLI's ledger writer, beside the run).
     output_busy_s: float = 0.0
     #: Seconds the run waited for that writer: the part of the writing it could not hide.
@@ -56,7 +60,8 @@ class TuningAdvice:
             f"for I/O, I/O workers idled {self.io_waited_for_cpu_s:.2f} s{written}",
             f"bottleneck: {self.bottleneck}; try io_max_workers = {self.io_max_workers}, "
             f"cpu_max_workers = {self.cpu_max_workers}, executor = \"{self.executor}\", "
-            f"batch_size = {self.batch_size}",
+            f"batch_size = {self.batch_size}"
+            + (", fetch_in_workers = true" if self.fetch_in_workers else ""),
             *(f"  - {reason}" for reason in self.reasons),
         ]
 
@@ -127,6 +132,7 @@ def _stage_advice(results: BatchResults, config: PipelineConfig) -> TuningAdvice
     else:
         io_workers = config.io_max_workers
 
+    fetch_in_workers = _fetch_in_workers(results, executor, devices, reasons)
     batch_size = _batch_size(results, config, devices, reasons)
     if not reasons:
         reasons.append("both stages kept up with each other; the settings fit this workload")
@@ -138,7 +144,30 @@ def _stage_advice(results: BatchResults, config: PipelineConfig) -> TuningAdvice
         io_waited_for_cpu_s=round(io_idle, 3), overlap_fraction=report["overlap_fraction"],
         bottleneck=bottleneck, io_max_workers=io_workers, cpu_max_workers=cpu_workers,
         executor=executor, batch_size=batch_size, reasons=tuple(reasons),
+        fetch_in_workers=fetch_in_workers,
     )
+
+
+#: Normalized data per device from which fetching in the workers is suggested. Moving a
+#: megabyte to a worker process and the results back cost 8-12 ms of CPU on the 2-core
+#: machine of benchmarks/README.md (Scale, part a): about what an HVAC device's
+#: processors cost, and more than fetching the device in the worker.
+FETCH_IN_WORKERS_BYTES = 256 * 1024
+
+
+def _fetch_in_workers(results: BatchResults, executor: str, devices: int, reasons: list[str]) -> bool:
+    """Whether the devices' data was large enough that the workers should fetch it themselves."""
+    per_device = results.data_sent_bytes / devices
+    if executor == "threads" or per_device < FETCH_IN_WORKERS_BYTES:
+        return False
+    needs = (" (on Dask, every worker then needs the connectors and the credentials)"
+             if executor == "dask" else "")
+    reasons.append(
+        f"each device's normalized data, {per_device / 1e6:.2f} MB on average, was sent to a "
+        "worker process and its results came back: with fetch_in_workers = true only the device "
+        f"is sent, and the worker fetches it (one query per worker's share of a batch){needs}"
+    )
+    return True
 
 
 def _workers_advice(
@@ -176,7 +205,7 @@ def _workers_advice(
         cpu_waited_for_io_s=round(results.cpu_waited_for_io, 3), io_waited_for_cpu_s=0.0,
         overlap_fraction=report["overlap_fraction"], bottleneck="io" if io_busy > cpu_busy else "cpu",
         io_max_workers=config.io_max_workers, cpu_max_workers=wanted, executor=config.executor,
-        batch_size=batch_size, reasons=tuple(reasons),
+        batch_size=batch_size, reasons=tuple(reasons), fetch_in_workers=True,
     )
 
 
