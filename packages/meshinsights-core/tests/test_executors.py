@@ -60,6 +60,13 @@ def test_results_are_identical_across_executors(executor: str) -> None:
     assert results.data_sent_bytes == sum(8 * d.parameters["rows"] for d in DEVICES)
 
 
+def test_data_sent_counts_every_column_even_under_a_repeated_name() -> None:
+    from meshinsights.executors import datasets_nbytes
+
+    frame = pd.DataFrame([[1.0, 2.0, 3.0]] * 4, columns=["a", "a", "b"])
+    assert datasets_nbytes({"values": frame, "note": "not a frame"}) == 3 * 4 * 8
+
+
 def test_no_data_is_counted_as_sent_when_none_leaves_the_process() -> None:
     on_threads = _pipeline(executor="threads", cpu_max_workers=2).run_producer_consumer(DEVICES)
     fetching = _pipeline(

@@ -82,8 +82,8 @@ def datasets_nbytes(datasets: Mapping[str, Any]) -> int:
     """The in-memory size of a device's DataFrame datasets (what pickling copies)."""
     import pandas as pd
 
-    return sum(int(frame[column].array.nbytes) for frame in datasets.values()
-               if isinstance(frame, pd.DataFrame) for column in frame.columns)
+    return sum(int(column.array.nbytes) for frame in datasets.values()
+               if isinstance(frame, pd.DataFrame) for _, column in frame.items())
 
 
 def check_device_picklable(device: DeviceUnit, executor: str) -> None:
