@@ -155,6 +155,43 @@ def test_sampling_interval_is_the_numpy_median(steps: list[int]) -> None:
     assert sampling_interval_ns(ts) == (expected if expected > 0 else None)
 
 
+@pytest.mark.parametrize("n", [4_000, 8_192, 8_193, 20_000])
+def test_group_medians_of_many_values_agree_with_numpy(n: int) -> None:
+    """Both sides of the switch from one numpy sort to pandas' groupby median."""
+    rng = np.random.default_rng(n)
+    x = rng.normal(5.0, 1.0, n).round(2)  # ties, as in metered power
+    x[rng.random(n) < 0.05] = np.nan
+    n_groups = 40
+    groups = rng.integers(0, n_groups - 1, n)  # the last group stays empty
+    groups[:30] = 7
+    x[:30] = np.nan  # and group 7 has NaN values beside its numbers
+    with np.errstate(invalid="ignore"):
+        median, mad = group_median_mad(x, groups, n_groups)
+        expected = _reference_median(x, groups, n_groups)
+        expected_mad = _reference_median(np.abs(x - expected[groups]), groups, n_groups)
+    np.testing.assert_array_equal(median, expected)
+    np.testing.assert_array_equal(group_median(x, groups, n_groups), expected)
+    np.testing.assert_array_equal(mad, expected_mad)
+
+
+@pytest.mark.parametrize("n", [9_999, 10_000, 131_041])
+@pytest.mark.parametrize("mix", ["regular", "gappy", "balanced", "irregular"])
+def test_sampling_interval_of_long_series_is_the_numpy_median(n: int, mix: str) -> None:
+    """Long series take the counting path (a sampled guess proved by counts) or, when the
+    guess is not the median (two steps in equal numbers, irregular steps), the sort."""
+    rng = np.random.default_rng(n)
+    minute = 60 * 10**9
+    steps = np.full(n - 1, minute, dtype=np.int64)
+    if mix == "gappy":
+        steps[rng.random(n - 1) < 0.02] = 7 * minute
+    elif mix == "balanced":
+        steps[: (n - 1) // 2] = 2 * minute  # the middle falls between the two values
+    elif mix == "irregular":
+        steps = rng.integers(1, 10**12, n - 1)
+    ts = np.concatenate(([0], np.cumsum(steps))).astype(np.int64)
+    assert sampling_interval_ns(ts) == int(np.median(np.diff(ts)))
+
+
 @settings(max_examples=200, deadline=None)
 @given(hours=st.lists(st.integers(0, 6), min_size=1, max_size=40), limit=st.integers(1, 4),
        ordered=st.booleans())

@@ -32,14 +32,29 @@ def sampling_interval_ns(ts: np.ndarray) -> int | None:
 
 def _median_of_ints(values: np.ndarray) -> float:
     """``np.median`` of a non-empty int64 array: the middle value, or the mean of the two
-    middle values taken as float64 (numpy's own arithmetic), from one partition."""
+    middle values taken as float64 (numpy's own arithmetic).
+
+    Steps between samples are nearly all one value, and numpy's selection is
+    slow on such data on some CPUs (x86-simd-sort on AMD Zen 4: ~75 ms for a
+    year of 1-minute steps, where counting takes under 1 ms). So the median of
+    a strided sample is tried first and proved by counting (it is the median
+    when the middle positions fall among its copies); otherwise, a full sort.
+    """
     n = len(values)
-    middle = n // 2
-    if n % 2:
-        values.partition(middle)
-        return float(values[middle])
-    values.partition((middle - 1, middle))
-    return (float(values[middle - 1]) + float(values[middle])) / 2.0
+    low, high = (n - 1) // 2, n // 2  # the middle positions once sorted
+    sample = np.sort(values[:: max(1, n // _SAMPLE)])
+    guess = sample[len(sample) // 2]
+    below = int(np.count_nonzero(values < guess))
+    if below <= low and high < below + int(np.count_nonzero(values == guess)):
+        return float(guess)
+    ordered = np.sort(values)
+    if low == high:
+        return float(ordered[low])
+    return (float(ordered[low]) + float(ordered[high])) / 2.0
+
+
+#: Values sampled for the median's first guess.
+_SAMPLE = 255
 
 
 def from_ns(values: np.ndarray, unit: Any = "us") -> pd.DatetimeIndex:
