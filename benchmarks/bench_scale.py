@@ -574,16 +574,23 @@ def fleet_case(root: Path, batch_size: int, io_workers: int) -> dict[str, float]
         pipeline = Pipeline.from_solution(SOLUTION, config(
             batch_size=batch_size, io_max_workers=io_workers, cpu_max_workers=1))
         started = time.perf_counter()
+        first_at, first_done = 0.0, 0
         for batch in pipeline.iter_batches(devices):
             done += len(batch.device_results)
-        wall = time.perf_counter() - started
+            if not first_done:
+                first_at, first_done = time.perf_counter(), done
+        finished = time.perf_counter()
+        wall = finished - started
+        # After the first batch: the rate without the run's start (plugins, pools, the first
+        # batch's fetch that nothing overlaps), which a longer run spreads over more devices.
+        steady = (done - first_done) / (finished - first_at) if done > first_done else 0.0
         # What one batch's query (and split) costs at this fleet size, the files being in cache.
         probe = devices[:batch_size]
         query_s = min(_seconds(partial(pipeline.prefetch_batch, probe)) for _ in range(5))
     if done != len(devices):
         raise SystemExit(f"only {done} of {len(devices)} devices came back")
     return {"devices": done, "wall": wall, "peak_mib": peak_rss_mib(), "before_mib": before,
-            "query_ms": query_s * 1e3}
+            "query_ms": query_s * 1e3, "steady": steady, "start_s": first_at - started}
 
 
 def _seconds(work: Any) -> float:
@@ -609,8 +616,8 @@ def bench_fleet(
           f"1-minute data, iter_batches (results dropped), threads x1, "
           f"io_max_workers={io_workers}, batch_size={batch_size}, file connector, "
           "a fresh process per run")
-    print(f"{'devices':>8} {'generate':>9} {'run':>9} {'dev/s':>7} {'peak RSS':>10} "
-          f"{'after imports':>14} {'files':>6} {'one batch query':>16}")
+    print(f"{'devices':>8} {'generate':>9} {'run':>9} {'dev/s':>7} {'steady':>7} {'1st batch':>9} "
+          f"{'peak RSS':>10} {'after imports':>14} {'files':>6} {'one batch query':>16}")
     cases: dict[int, dict[str, float]] = {}
     todo = list(sizes)
     while todo:
@@ -636,6 +643,8 @@ def bench_fleet(
         case = {
             "wall": statistics.fmean(r["wall"] for r in runs),  # per run
             "rate": n * repeats / sum(r["wall"] for r in runs),
+            "steady": statistics.median(r["steady"] for r in runs),
+            "start_s": statistics.median(r["start_s"] for r in runs),
             "peak_mib": statistics.median(r["peak_mib"] for r in runs),
             "before_mib": statistics.median(r["before_mib"] for r in runs),
             "query_ms": statistics.median(r["query_ms"] for r in runs),
@@ -646,7 +655,8 @@ def bench_fleet(
         rates = " ".join(f"{n / r['wall']:.1f}" for r in runs)
         each = f"   ({repeats} runs: {rates} dev/s)" if repeats > 1 else ""
         print(f"{n:>8,} {generated:>7.1f} s {case['wall']:>7.1f} s "
-              f"{case['rate']:>7.1f} {case['peak_mib']:>6.1f} MiB "
+              f"{case['rate']:>7.1f} {case['steady']:>7.1f} {case['start_s']:>7.2f} s "
+              f"{case['peak_mib']:>6.1f} MiB "
               f"{case['before_mib']:>10.1f} MiB {files:>6} {case['query_ms']:>13.0f} ms{each}",
               flush=True)
         for old in (root / "power").glob("part-*"):
@@ -659,8 +669,13 @@ def bench_fleet(
     rate = cases[large]["rate"] / cases[small]["rate"]
     print(f"sizes run: {', '.join(f'{s:,}' for s in cases)}")
     print(f"peak RSS {large:,} / {small:,} devices: {memory:.3f}x (target <= 1.3x)")
-    print(f"devices/s {large:,} / {small:,} devices: {rate:.3f}x (target within 10 %: >= 0.9x)")
-    ok = memory <= 1.3 and rate >= 0.9
+    steady = cases[large]["steady"] / cases[small]["steady"]
+    print(f"devices/s {large:,} / {small:,} devices: whole runs {rate:.3f}x, after the first "
+          f"batch {steady:.3f}x (target within 10 %: whole runs >= 0.9x, after the first batch "
+          "0.9-1.1x)")
+    print("(dev/s: devices over the runs' wall time, from iter_batches' start to its last batch;"
+          " steady: after the first batch, median of the runs; 1st batch: seconds to it)")
+    ok = memory <= 1.3 and rate >= 0.9 and 0.9 <= steady <= 1.1
     print("targets ->", "ok" if ok else "MISSED")
     return ok
 
