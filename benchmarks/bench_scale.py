@@ -669,7 +669,9 @@ def bench_fleet(
     rate = cases[large]["rate"] / cases[small]["rate"]
     print(f"sizes run: {', '.join(f'{s:,}' for s in cases)}")
     print(f"peak RSS {large:,} / {small:,} devices: {memory:.3f}x (target <= 1.3x)")
-    steady = cases[large]["steady"] / cases[small]["steady"]
+    # A run of a single batch has no rate after its first batch (--quick sizes).
+    steady = (cases[large]["steady"] / cases[small]["steady"]
+              if cases[small]["steady"] and cases[large]["steady"] else float("nan"))
     print(f"devices/s {large:,} / {small:,} devices: whole runs {rate:.3f}x, after the first "
           f"batch {steady:.3f}x (target within 10 %: whole runs >= 0.9x, after the first batch "
           "0.9-1.1x)")
