@@ -142,14 +142,19 @@ class PowerDataNormalizer(DataNormalizer):
             codes = codes.astype(np.int8)
             dropped["stage_missing"] = 0
 
-        ts, power, codes = ts[keep], power[keep], codes[keep]
-        order = np.argsort(ts, kind="stable")
-        ts, power, codes = ts[order], power[order], codes[order]
+        # Each copy below is skipped when it would copy everything in the same order
+        # (rows all kept, already in time order, no repeated timestamp: the usual case).
+        if not keep.all():
+            ts, power, codes = ts[keep], power[keep], codes[keep]
+        if len(ts) > 1 and not (ts[1:] >= ts[:-1]).all():
+            order = np.argsort(ts, kind="stable")
+            ts, power, codes = ts[order], power[order], codes[order]
         last = np.ones(len(ts), dtype=bool)
         if len(ts) > 1:
             last[:-1] = ts[1:] != ts[:-1]
-        dropped["duplicate_timestamp"] = int((~last).sum())
-        ts, power, codes = ts[last], power[last], codes[last]
+        dropped["duplicate_timestamp"] = int(len(last) - np.count_nonzero(last))
+        if dropped["duplicate_timestamp"]:
+            ts, power, codes = ts[last], power[last], codes[last]
 
         interval = sampling_interval_ns(ts)
         cycle_no = segment_cycles(ts, codes, gap_limit_ns(interval, self.params.max_gap_factor))
