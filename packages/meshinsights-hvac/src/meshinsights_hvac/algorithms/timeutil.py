@@ -30,6 +30,10 @@ def sampling_interval_ns(ts: np.ndarray) -> int | None:
     return step if step > 0 else None
 
 
+#: Values sampled for the median's first guess.
+_SAMPLE = 255
+
+
 def _median_of_ints(values: np.ndarray) -> float:
     """``np.median`` of a non-empty int64 array: the middle value, or the mean of the two
     middle values taken as float64 (numpy's own arithmetic).
@@ -51,10 +55,6 @@ def _median_of_ints(values: np.ndarray) -> float:
     if low == high:
         return float(ordered[low])
     return (float(ordered[low]) + float(ordered[high])) / 2.0
-
-
-#: Values sampled for the median's first guess.
-_SAMPLE = 255
 
 
 def from_ns(values: np.ndarray, unit: Any = "us") -> pd.DatetimeIndex:
